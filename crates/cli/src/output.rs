@@ -1,0 +1,111 @@
+//! Output helpers shared by the commands: error summaries, JSON, tables, progress.
+
+use std::io::{IsTerminal, Write};
+
+use serde_json::{Value, json};
+
+use crate::error::Result;
+
+/// Per-class errors with their balanced (mean) and worst-class summaries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorSummary {
+    /// Error of each class on a balanced test distribution.
+    pub per_class: Vec<f64>,
+    /// Mean over classes.
+    pub balanced: f64,
+    /// Largest class error.
+    pub worst: f64,
+}
+
+impl ErrorSummary {
+    /// Summarises per-class errors.
+    pub fn new(per_class: Vec<f64>) -> Self {
+        let balanced = per_class.iter().sum::<f64>() / per_class.len().max(1) as f64;
+        let worst = per_class.iter().copied().fold(0.0, f64::max);
+        Self {
+            per_class,
+            balanced,
+            worst,
+        }
+    }
+
+    /// The fields every command's `--json` output has.
+    pub fn json(&self) -> Value {
+        json!({
+            "per_class_error": self.per_class,
+            "balanced_error": self.balanced,
+            "worst_class_error": self.worst,
+        })
+    }
+
+    /// A human-readable table, with a std column when given.
+    pub fn print_table(&self, counts: &[usize], std: Option<&[f64]>) {
+        println!("class  n_train  error{}", if std.is_some() { "    std" } else { "" });
+        for (c, e) in self.per_class.iter().enumerate() {
+            let n = counts.get(c).copied().unwrap_or(0);
+            match std {
+                Some(s) => println!("{c:>5}  {n:>7}  {e:.4}  {:.4}", s[c]),
+                None => println!("{c:>5}  {n:>7}  {e:.4}"),
+            }
+        }
+        println!("balanced error {:.4}, worst-class error {:.4}", self.balanced, self.worst);
+    }
+}
+
+/// Per-coordinate mean and sample standard deviation (0 for a single run) of equal-length rows.
+pub fn mean_std(rows: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
+    let k = rows.first().map_or(0, Vec::len);
+    let r = rows.len() as f64;
+    let mean: Vec<f64> = (0..k).map(|c| rows.iter().map(|v| v[c]).sum::<f64>() / r).collect();
+    let std = (0..k)
+        .map(|c| {
+            if rows.len() < 2 {
+                return 0.0;
+            }
+            let ss: f64 = rows.iter().map(|v| (v[c] - mean[c]).powi(2)).sum();
+            (ss / (r - 1.0)).sqrt()
+        })
+        .collect();
+    (mean, std)
+}
+
+/// Prints one JSON object on stdout.
+pub fn print_json(value: &Value) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, value).map_err(std::io::Error::from)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Progress lines on stderr, shown only when stderr is a terminal (never on stdout).
+pub struct Progress {
+    what: &'static str,
+    total: usize,
+    shown: bool,
+    start: std::time::Instant,
+}
+
+impl Progress {
+    /// Progress of `total` steps of `what`.
+    pub fn new(what: &'static str, total: usize) -> Self {
+        Self {
+            what,
+            total,
+            shown: std::io::stderr().is_terminal() && total > 1,
+            start: std::time::Instant::now(),
+        }
+    }
+
+    /// Reports that `done` of the steps are finished, with an estimate of the time left.
+    pub fn step(&self, done: usize) {
+        if !self.shown {
+            return;
+        }
+        let elapsed = self.start.elapsed().as_secs_f64();
+        let left = elapsed / done as f64 * (self.total - done) as f64;
+        eprint!("\r{}: {done}/{} done, about {left:.0} s left   ", self.what, self.total);
+        if done == self.total {
+            eprintln!();
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! `imbalance-datasets`: MNIST, Fashion-MNIST and CIFAR-10 loaders with strict
+//! validation and sha256 checks, download / import of the canonical files, and
+//! imbalanced subsampling of the training pool.
+//!
+//! ```
+//! use imbalance_datasets::{
+//!     encode_idx_images, encode_idx_labels, preprocess, subsample, Dataset, DatasetName, Split,
+//! };
+//! use rand::SeedableRng;
+//!
+//! // A tiny in-memory MNIST-like dataset: 6 training images, 2 test images.
+//! let pixels: Vec<u8> = (0..6 * 784).map(|i| (i % 251) as u8).collect();
+//! let ds = Dataset::from_idx_bytes(
+//!     DatasetName::Mnist,
+//!     &encode_idx_images(6, 28, 28, &pixels),
+//!     &encode_idx_labels(&[0, 1, 0, 1, 1, 1]),
+//!     &encode_idx_images(2, 28, 28, &pixels[..2 * 784]),
+//!     &encode_idx_labels(&[0, 1]),
+//! )?;
+//! assert_eq!((ds.n_train(), ds.dim(), ds.num_classes()), (6, 784, 10));
+//!
+//! // An imbalanced subsample: 1 image of class 0, 3 of class 1 (other classes: 0).
+//! let mut counts = vec![0; 10];
+//! counts[0] = 1;
+//! counts[1] = 3;
+//! let mut rng = rand_pcg::Pcg64::seed_from_u64(7);
+//! let rows = subsample(&ds.labels(Split::Train), &counts, &mut rng)?;
+//!
+//! // Scaled to [0, 1] and centred by the mean of ALL training images.
+//! let p = preprocess(&ds, &rows, &[0, 1])?;
+//! assert_eq!(p.train.len(), 4 * 784);
+//! assert_eq!(p.train_labels, vec![0, 1, 1, 1]);
+//! # Ok::<(), imbalance_datasets::Error>(())
+//! ```
+//!
+//! # On disk
+//!
+//! [`resolve_data_dir`] picks the data directory (`--data-dir`, else `IMBALANCE_DATA_DIR`,
+//! else `~/.cache/imbalance/datasets`); a dataset lives in `<data_dir>/mnist/`,
+//! `<data_dir>/fashion-mnist/` or `<data_dir>/cifar10/`. [`load`] reads it (IDX files raw or
+//! gzipped; CIFAR-10 binary batches, any non-empty subset of the five training batches),
+//! validates every header, size and label, and compares the sha256 of each decompressed
+//! file with `datasets/manifest.json` (embedded at compile time). A checksum mismatch is a
+//! warning in [`Dataset::warnings`]; the offline JPEG re-encoded CIFAR subset is recognised
+//! as a known variant and reported in [`Dataset::notes`].
+//!
+//! [`fetch`] downloads the canonical files (progress bar on stderr), verifies them and
+//! writes them atomically; [`import`] copies them from a local folder after validating
+//! them. The pure parsers [`parse_idx_images`], [`parse_idx_labels`] and
+//! [`parse_cifar_batch`] take bytes and are fuzzed (`crates/datasets/fuzz`).
+#![deny(missing_docs)]
+
+mod dataset;
+mod dirs;
+pub mod error;
+mod fetch;
+mod format;
+pub mod manifest;
+mod name;
+mod subsample;
+pub mod tar;
+
+pub use dataset::{Dataset, LoadOptions, Split, load, load_dir};
+pub use dirs::{DATA_DIR_ENV, resolve_data_dir};
+pub use error::{Error, Result};
+pub use fetch::{
+    InstallReport, extract_cifar_archive, fetch, import, install_idx_bytes, write_atomic,
+};
+pub use format::{
+    CIFAR_PIXELS, CIFAR_RECORD, CifarBatch, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, IdxImages,
+    NUM_CLASSES, encode_idx_images, encode_idx_labels, is_gzip, maybe_gunzip, parse_cifar_batch,
+    parse_class_names, parse_idx_images, parse_idx_labels,
+};
+pub use name::{CIFAR10_CLASSES, DatasetName, FASHION_MNIST_CLASSES, MNIST_CLASSES};
+pub use subsample::{
+    MinorityChoice, Preprocessed, choose_minority, preprocess, step_counts, subsample,
+};

@@ -1,0 +1,119 @@
+//! Class-imbalance profiles: how many training samples each class gets.
+
+use crate::error::{Error, Result};
+
+/// How the training samples are split among the K classes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Profile {
+    /// Explicit per-class counts n_0, ..., n_{K-1}; K is their number.
+    Counts(Vec<usize>),
+    /// Step profile: the first `classes - minority_classes` classes get `n_max`
+    /// samples, the remaining `minority_classes` get `round(n_max / ratio)`.
+    Step {
+        /// Number of classes K (>= 2).
+        classes: usize,
+        /// Samples of each majority class (>= 1).
+        n_max: usize,
+        /// Imbalance ratio rho = n_max / n_min (finite, >= 1).
+        ratio: f64,
+        /// Number of minority classes, in 1..K.
+        minority_classes: usize,
+    },
+    /// Exponential profile (as in LDAM's long-tailed CIFAR):
+    /// `n_c = round(n_max * ratio^(-c/(K-1)))`, so class 0 has `n_max` and class K-1
+    /// has `round(n_max / ratio)`.
+    Exp {
+        /// Number of classes K (>= 2).
+        classes: usize,
+        /// Samples of class 0 (>= 1).
+        n_max: usize,
+        /// Imbalance ratio rho = n_0 / n_{K-1} (finite, >= 1).
+        ratio: f64,
+    },
+}
+
+impl Profile {
+    /// The per-class training counts, validated: K >= 2 and every count >= 1.
+    ///
+    /// Rounding is half away from zero (`f64::round`). Note that LDAM's reference
+    /// code truncates instead, which can differ by one sample per class.
+    pub fn counts(&self) -> Result<Vec<usize>> {
+        let counts = match *self {
+            Profile::Counts(ref c) => c.clone(),
+            Profile::Step {
+                classes,
+                n_max,
+                ratio,
+                minority_classes,
+            } => {
+                check_profile(classes, n_max, ratio)?;
+                if minority_classes == 0 || minority_classes >= classes {
+                    return Err(Error::MinorityClassesOutOfRange {
+                        minority_classes,
+                        classes,
+                    });
+                }
+                let exact = n_max as f64 / ratio;
+                let n_min = rounded_count(classes - minority_classes, exact, n_max, ratio)?;
+                let mut c = vec![n_max; classes - minority_classes];
+                c.resize(classes, n_min);
+                c
+            }
+            Profile::Exp {
+                classes,
+                n_max,
+                ratio,
+            } => {
+                check_profile(classes, n_max, ratio)?;
+                (0..classes)
+                    .map(|c| {
+                        let exact = n_max as f64 * ratio.powf(-(c as f64) / (classes as f64 - 1.0));
+                        rounded_count(c, exact, n_max, ratio)
+                    })
+                    .collect::<Result<Vec<_>>>()?
+            }
+        };
+        validate_counts(&counts)?;
+        Ok(counts)
+    }
+}
+
+/// Checks a counts vector: at least two classes, none empty.
+pub(crate) fn validate_counts(counts: &[usize]) -> Result<()> {
+    if counts.len() < 2 {
+        return Err(Error::TooFewClasses {
+            classes: counts.len(),
+        });
+    }
+    if let Some(class) = counts.iter().position(|&c| c == 0) {
+        return Err(Error::ZeroCount { class });
+    }
+    Ok(())
+}
+
+fn check_profile(classes: usize, n_max: usize, ratio: f64) -> Result<()> {
+    if classes < 2 {
+        return Err(Error::TooFewClasses { classes });
+    }
+    if n_max == 0 {
+        return Err(Error::ZeroNMax);
+    }
+    // Written so that NaN fails the test.
+    if !(ratio.is_finite() && ratio >= 1.0) {
+        return Err(Error::InvalidRatio { ratio });
+    }
+    Ok(())
+}
+
+fn rounded_count(class: usize, exact: f64, n_max: usize, ratio: f64) -> Result<usize> {
+    let n = exact.round();
+    if n < 1.0 {
+        return Err(Error::ProfileCountZero {
+            class,
+            exact,
+            n_max,
+            ratio,
+        });
+    }
+    Ok(n as usize)
+}

@@ -1,0 +1,293 @@
+//! Sampling the training set: explicitly (X, then its Gram matrix) or directly (the
+//! Gram matrix and the mean projections, without ever forming X).
+
+use faer::linalg::matmul::matmul;
+use faer::linalg::matmul::triangular::{self, BlockStructure};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
+use rand::{Rng, RngExt};
+use rand_distr::{ChiSquared, StandardNormal};
+use rayon::prelude::*;
+
+use crate::mixture::Mixture;
+use crate::seeding::chunk_rng;
+
+/// Rows per independently seeded chunk. Fixed (never derived from the thread count)
+/// so the output is the same on any machine.
+const ROW_CHUNK: usize = 32;
+
+/// Samples the n x p training matrix X of `mix`, rows sorted by class (class 0 first),
+/// and its labels.
+///
+/// Parallel over fixed row chunks, each with its own stream seeded from one `u64`
+/// drawn from `rng` and the chunk index: the result does not depend on the number of
+/// threads.
+pub fn sample_x<R: Rng + ?Sized>(mix: &Mixture, rng: &mut R) -> (Mat<f64>, Vec<usize>) {
+    let labels = mix.labels();
+    let x = sample_rows(mix, &labels, rng);
+    (x, labels)
+}
+
+/// Samples `m` fresh points of class `class` (an m x p matrix), e.g. test points.
+///
+/// Panics if `class >= mix.k()`.
+pub fn sample_class<R: Rng + ?Sized>(
+    mix: &Mixture,
+    class: usize,
+    m: usize,
+    rng: &mut R,
+) -> Mat<f64> {
+    assert!(class < mix.k(), "class {class} out of range 0..{}", mix.k());
+    sample_rows(mix, &vec![class; m], rng)
+}
+
+/// Row i = mu_{labels[i]} + sigma z_i.
+fn sample_rows<R: Rng + ?Sized>(mix: &Mixture, labels: &[usize], rng: &mut R) -> Mat<f64> {
+    let (n, p, sigma) = (labels.len(), mix.dim(), mix.sigma());
+    let coords = mix.mean_coords();
+    let given = mix.given();
+    let seed: u64 = rng.random();
+    let mut x = Mat::<f64>::zeros(n, p);
+    x.as_mut()
+        .par_row_chunks_mut(ROW_CHUNK)
+        .enumerate()
+        .for_each(|(chunk, mut block)| {
+            let mut crng = chunk_rng(seed, chunk);
+            let row0 = chunk * ROW_CHUNK;
+            // Column-major storage: walk a column of the chunk contiguously.
+            for j in 0..p {
+                for i in 0..block.nrows() {
+                    let z: f64 = crng.sample(StandardNormal);
+                    block[(i, j)] = sigma * z;
+                }
+            }
+            for i in 0..block.nrows() {
+                let y = labels[row0 + i];
+                match given {
+                    Some(mu) => (0..p).for_each(|j| block[(i, j)] += mu[(y, j)]),
+                    None => (0..coords.ncols()).for_each(|j| block[(i, j)] += coords[(y, j)]),
+                }
+            }
+        });
+    x
+}
+
+/// X X^T (n x n) for an n x p matrix X.
+///
+/// Only the lower triangle is computed (faer's triangular matmul, half the flops of a
+/// full GEMM, on all threads of the current rayon pool) and then mirrored, so the
+/// result is exactly symmetric.
+pub fn gram(x: MatRef<'_, f64>) -> Mat<f64> {
+    let n = x.nrows();
+    let mut g = Mat::<f64>::zeros(n, n);
+    gram_lower_into(g.as_mut(), Accum::Replace, x, 1.0);
+    mirror_lower(g.as_mut());
+    g
+}
+
+/// Lower triangle of `dst (+)= alpha * x x^T`.
+fn gram_lower_into(dst: MatMut<'_, f64>, beta: Accum, x: MatRef<'_, f64>, alpha: f64) {
+    triangular::matmul(
+        dst,
+        BlockStructure::TriangularLower,
+        beta,
+        x,
+        BlockStructure::Rectangular,
+        x.transpose(),
+        BlockStructure::Rectangular,
+        alpha,
+        Par::rayon(0),
+    );
+}
+
+/// Copies the strict lower triangle onto the upper one.
+fn mirror_lower(mut g: MatMut<'_, f64>) {
+    let n = g.nrows();
+    // Tiles keep both the read (a column segment) and the strided write in cache.
+    const TILE: usize = 64;
+    for jb in (0..n).step_by(TILE) {
+        for ib in (jb..n).step_by(TILE) {
+            for j in jb..(jb + TILE).min(n) {
+                for i in ib.max(j + 1)..(ib + TILE).min(n) {
+                    g[(j, i)] = g[(i, j)];
+                }
+            }
+        }
+    }
+}
+
+/// What training needs from a sample: the Gram matrix, labels, and each sample's
+/// projection on every class mean.
+#[derive(Debug, Clone)]
+pub struct TrainingSet {
+    /// X X^T, n x n, exactly symmetric.
+    pub gram: Mat<f64>,
+    /// Class of each sample, sorted (class 0 first).
+    pub labels: Vec<usize>,
+    /// n x K, entry (i, c) = x_i . mu_c.
+    pub mean_proj: Mat<f64>,
+}
+
+impl TrainingSet {
+    /// From an explicit sample X (n x p) of `mix` and its labels.
+    ///
+    /// Panics on shape mismatch (X not n x p, labels not of length n, or a label >= K).
+    pub fn from_x(mix: &Mixture, x: MatRef<'_, f64>, labels: Vec<usize>) -> TrainingSet {
+        assert_eq!(
+            x.ncols(),
+            mix.dim(),
+            "X has {} columns, mixture dim is {}",
+            x.ncols(),
+            mix.dim()
+        );
+        assert_eq!(
+            x.nrows(),
+            labels.len(),
+            "X has {} rows but {} labels",
+            x.nrows(),
+            labels.len()
+        );
+        assert!(
+            labels.iter().all(|&y| y < mix.k()),
+            "label out of range 0..{}",
+            mix.k()
+        );
+        let mut mean_proj = Mat::<f64>::zeros(x.nrows(), mix.k());
+        // x_i . mu_c; without given means, mu_c is zero beyond the first r coordinates.
+        let (xs, mu) = match mix.given() {
+            Some(mu) => (x, mu),
+            None => {
+                let c = mix.mean_coords();
+                (x.subcols(0, c.ncols()), c)
+            }
+        };
+        matmul(
+            mean_proj.as_mut(),
+            Accum::Replace,
+            xs,
+            mu.transpose(),
+            1.0,
+            Par::rayon(0),
+        );
+        TrainingSet {
+            gram: gram(x),
+            labels,
+            mean_proj,
+        }
+    }
+
+    /// Samples the training set of `mix` without forming X, exactly in distribution
+    /// like [`TrainingSet::from_x`] of [`sample_x`]; costs O(n^3), independent of p.
+    ///
+    /// In the rotated frame where the means occupy the first r coordinates
+    /// ([`Mixture::mean_coords`] C), x_i = (C_{y_i} + sigma g_i, sigma z'_i) with g_i in
+    /// R^r and z'_i in R^{p-r} all standard Gaussian. Hence, with U = C_y + sigma G,
+    ///
+    ///   X X^T = U U^T + sigma^2 Z' Z'^T,    Z' Z'^T ~ Wishart_n(I, p - r),
+    ///   x_i . mu_c = U_i . C_c.
+    ///
+    /// The Wishart matrix is drawn with the Bartlett decomposition L L^T (L lower
+    /// triangular, L_ii^2 ~ chi2(p - r - i), L_ij ~ N(0, 1) below the diagonal) when
+    /// p - r >= n; otherwise Z' is sampled explicitly (it is then narrower than n).
+    /// Parallel parts use fixed chunks with their own seeds: thread-count independent.
+    pub fn sample_direct<R: Rng + ?Sized>(mix: &Mixture, rng: &mut R) -> TrainingSet {
+        let (n, sigma) = (mix.n(), mix.sigma());
+        let c = mix.mean_coords();
+        let (k, r) = (c.nrows(), c.ncols());
+        let m = mix.dim() - r;
+        let labels = mix.labels();
+        let seed: u64 = rng.random();
+
+        let mut g = Mat::<f64>::zeros(n, n);
+        if m >= n {
+            let l = bartlett_factor(n, m, seed);
+            // sigma^2 L L^T, lower triangle only: triangular x triangular costs n^3/3
+            // flops instead of the n^3 of a dense product.
+            triangular::matmul(
+                g.as_mut(),
+                BlockStructure::TriangularLower,
+                Accum::Replace,
+                l.as_ref(),
+                BlockStructure::TriangularLower,
+                l.transpose(),
+                BlockStructure::TriangularUpper,
+                sigma * sigma,
+                Par::rayon(0),
+            );
+        } else if m > 0 {
+            let z = gaussian_matrix(n, m, seed);
+            gram_lower_into(g.as_mut(), Accum::Replace, z.as_ref(), sigma * sigma);
+        }
+
+        // The noise along the mean directions is kept explicitly: it is what couples the
+        // Gram matrix to mean_proj.
+        let mut u = Mat::<f64>::zeros(n, r);
+        for j in 0..r {
+            for i in 0..n {
+                let z: f64 = rng.sample(StandardNormal);
+                u[(i, j)] = c[(labels[i], j)] + sigma * z;
+            }
+        }
+        if r > 0 {
+            gram_lower_into(g.as_mut(), Accum::Add, u.as_ref(), 1.0);
+        }
+        mirror_lower(g.as_mut());
+
+        let mut mean_proj = Mat::<f64>::zeros(n, k);
+        matmul(
+            mean_proj.as_mut(),
+            Accum::Replace,
+            u.as_ref(),
+            c.transpose(),
+            1.0,
+            Par::rayon(0),
+        );
+        TrainingSet {
+            gram: g,
+            labels,
+            mean_proj,
+        }
+    }
+}
+
+/// Lower-triangular Bartlett factor of Wishart_n(I, m) (needs m >= n): the diagonal
+/// L_ii = sqrt(chi2(m - i)), i = 0..n-1, and standard normals below it.
+fn bartlett_factor(n: usize, m: usize, seed: u64) -> Mat<f64> {
+    let mut l = Mat::<f64>::zeros(n, n);
+    l.as_mut()
+        .par_row_chunks_mut(ROW_CHUNK)
+        .enumerate()
+        .for_each(|(chunk, mut block)| {
+            let mut crng = chunk_rng(seed, chunk);
+            let row0 = chunk * ROW_CHUNK;
+            for j in 0..row0 + block.nrows() {
+                for i in 0..block.nrows() {
+                    if row0 + i > j {
+                        block[(i, j)] = crng.sample(StandardNormal);
+                    }
+                }
+            }
+            for i in 0..block.nrows() {
+                let dof = (m - (row0 + i)) as f64;
+                let chi2 = ChiSquared::new(dof).expect("m >= n gives positive degrees of freedom");
+                block[(i, row0 + i)] = crng.sample(chi2).sqrt();
+            }
+        });
+    l
+}
+
+/// An n x m matrix of independent standard normals, in fixed row chunks.
+fn gaussian_matrix(n: usize, m: usize, seed: u64) -> Mat<f64> {
+    let mut z = Mat::<f64>::zeros(n, m);
+    z.as_mut()
+        .par_row_chunks_mut(ROW_CHUNK)
+        .enumerate()
+        .for_each(|(chunk, mut block)| {
+            let mut crng = chunk_rng(seed, chunk);
+            for j in 0..m {
+                for i in 0..block.nrows() {
+                    block[(i, j)] = crng.sample(StandardNormal);
+                }
+            }
+        });
+    z
+}

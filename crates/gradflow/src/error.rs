@@ -1,0 +1,137 @@
+//! The error type of the crate.
+
+/// Everything that can go wrong when training: bad input, bad options, or a solver that failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// The adaptive step size of the ODE solver fell below round-off.
+    #[error(
+        "the ODE step size underflowed at t = {t:e}; the flow is too stiff for an explicit \
+         solver there (try a larger rtol)"
+    )]
+    StepSizeUnderflow {
+        /// Time reached.
+        t: f64,
+    },
+    /// The ODE solver hit its step limit.
+    #[error(
+        "the ODE solver needed more than max_steps = {max_steps} steps (stopped at t = {t:e}); \
+         raise max_steps or rtol"
+    )]
+    TooManySteps {
+        /// The limit.
+        max_steps: usize,
+        /// Time reached.
+        t: f64,
+    },
+    /// The state became NaN or infinite.
+    #[error("the solution became non-finite at t = {t:e}")]
+    NonFinite {
+        /// Time reached.
+        t: f64,
+    },
+    /// A numerical option is out of range.
+    #[error("option {name} = {value} is not allowed; allowed: {allowed}")]
+    BadOption {
+        /// Option name.
+        name: &'static str,
+        /// The rejected value.
+        value: f64,
+        /// What is allowed.
+        allowed: &'static str,
+    },
+    /// A training-time string could not be parsed.
+    #[error("training time T = '{value}' is not allowed; allowed: a positive number (e.g. 1e4) or inf")]
+    BadHorizon {
+        /// What was given.
+        value: String,
+    },
+    /// A finite training time that is not a positive finite number.
+    #[error(
+        "training time T = {value} is not allowed; allowed: a positive number or inf \
+         (T = inf is the max-margin solution, use max_margin or Horizon::Infinite)"
+    )]
+    BadTime {
+        /// The rejected value.
+        value: f64,
+    },
+    /// The Gram matrix is not square.
+    #[error("the Gram matrix must be square (n x n), got {rows} x {cols}")]
+    GramNotSquare {
+        /// Rows.
+        rows: usize,
+        /// Columns.
+        cols: usize,
+    },
+    /// No training samples.
+    #[error("the training set is empty (Gram matrix 0 x 0); at least 1 sample is needed")]
+    Empty,
+    /// A Gram entry is NaN or infinite, or the Gram matrix is not symmetric, or a diagonal entry
+    /// is negative.
+    #[error(
+        "the Gram matrix entry ({row}, {col}) = {value} is not allowed; a Gram matrix must be \
+         finite and symmetric with a non-negative diagonal"
+    )]
+    BadGram {
+        /// Row of the offending entry.
+        row: usize,
+        /// Column of the offending entry.
+        col: usize,
+        /// Its value.
+        value: f64,
+    },
+    /// The number of labels differs from the size of the Gram matrix.
+    #[error("got {labels} labels for a Gram matrix of {n} samples; they must be equal")]
+    LabelCount {
+        /// Number of labels.
+        labels: usize,
+        /// Gram size n.
+        n: usize,
+    },
+    /// A label is not a class of the loss.
+    #[error("label of sample {index} is {label}, but the loss has K = {k} classes (allowed: 0..{k})")]
+    LabelOutOfRange {
+        /// Sample index.
+        index: usize,
+        /// The label.
+        label: usize,
+        /// Number of classes K.
+        k: usize,
+    },
+    /// The per-class factors `Delta` of the max-margin problem are invalid.
+    #[error(
+        "max-margin factor Delta[{class}] = {value} is not allowed; allowed: positive and finite \
+         (and at least 2 classes)"
+    )]
+    BadDelta {
+        /// Class index (or the length, if there are fewer than 2 classes).
+        class: usize,
+        /// The value (NaN if the vector is too short).
+        value: f64,
+    },
+    /// The max-margin problem has no solution: a sample has a zero feature vector.
+    #[error(
+        "the max-margin problem is infeasible: sample {index} has k(x, x) = 0, so none of its \
+         margins can reach 1"
+    )]
+    Infeasible {
+        /// The sample.
+        index: usize,
+    },
+    /// Dual coordinate ascent for the max-margin problem did not converge.
+    #[error(
+        "the max-margin solver did not converge in {sweeps} sweeps: KKT violation {violation:e} \
+         > tolerance {tol:e} (raise qp_max_sweeps; a violation that does not shrink means the \
+         data are not separable)"
+    )]
+    QpNotConverged {
+        /// Sweeps done.
+        sweeps: usize,
+        /// Largest KKT violation reached.
+        violation: f64,
+        /// The tolerance asked for.
+        tol: f64,
+    },
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

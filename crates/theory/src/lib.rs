@@ -1,0 +1,27 @@
+//! WIP
+#![deny(missing_docs)]
+
+mod closed_form;
+mod error;
+mod genz;
+mod meanfield;
+mod mechanism;
+mod quad;
+pub mod special;
+mod stats;
+mod tune;
+
+pub use closed_form::{closed_form_binary, closed_form_infinite};
+pub use error::{Error, Result};
+pub use genz::{GenzOptions, class_error, orthant_probability};
+pub use imbalance_gradflow::Horizon;
+pub use meanfield::{
+    PredictOptions, Prediction, logit_law, max_margin_dual, mean_field_dual, predict,
+};
+pub use mechanism::{Mechanism, mechanism, mechanism_from_dual};
+pub use quad::one_factor_orthant;
+pub use stats::{MixtureStats, NoiseModel};
+pub use tune::{Objective, Tuned, tune, tuning_range};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,530 @@
+//! The mean-field gradient flow (THEORY §4), its T = infinity limit, and the predicted errors.
+//!
+//! With exchangeable samples every class-c sample carries the same dual row `a^(c)` (length K),
+//! its training logits are `z^(c) = tr(Sigma_c) a^(c) + sum_c' n_c' M_cc' a^(c')`, and gradient
+//! flow becomes the K x K system `d a^(c)/dt = -(1/n) g(z^(c), c)` from `a = 0`.
+//!
+//! At T = infinity the direction of the flow is the max-margin solution for the mean-field Gram
+//! matrix `Kmat_ij = tr(Sigma_{y_i}) [i = j] + M_{y_i y_j}`. Its dual has one variable per sample
+//! and wrong class; averaging an optimal dual over within-class permutations (which leave the
+//! concave dual problem unchanged) gives an optimal dual that is constant within classes, so
+//! the problem reduces exactly to K(K-1) variables `alpha_ck >= 0` (class c, wrong class k):
+//!
+//! ```text
+//! max  sum_c n_c sum_{k != c} alpha_ck
+//!      - 1/2 [ sum_c n_c tr(Sigma_c) |a^(c)|^2 + sum_{c,c'} n_c n_c' M_cc' a^(c) . a^(c') ],
+//! a^(c) = sum_{k != c} alpha_ck (Delta_c e_c - Delta_k e_k).
+//! ```
+//!
+//! Its gradient in `alpha_ck` is `n_c (1 - margin_ck)` with `margin_ck = Delta_c z^(c)_c -
+//! Delta_k z^(c)_k`, so the KKT conditions say: every margin >= 1, with equality where
+//! `alpha_ck > 0`. It is solved exactly by a primal active-set (Lawson-Hanson) method on the
+//! diagonally scaled Hessian, to a KKT violation of 1e-12.
+
+use imbalance_gradflow::Horizon;
+use imbalance_gradflow::ode::{OdeOptions, integrate};
+use imbalance_losses::Method;
+
+use crate::genz::{GenzOptions, class_error};
+use crate::{Error, MixtureStats, Result};
+
+/// Options of [`predict`] and of everything built on it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PredictOptions {
+    /// Relative tolerance of the ODE solver, > 0. Default 1e-7.
+    pub rtol: f64,
+    /// Absolute tolerance of the ODE solver on the training logits (the state is scaled so that
+    /// it is of the size of the logits), >= 0. Default 1e-9.
+    pub atol: f64,
+    /// Step limit of the ODE solver. Default 100 000.
+    pub max_steps: usize,
+    /// Options of the orthant probabilities (K >= 4).
+    pub genz: GenzOptions,
+    /// Add the training-set fluctuation of the logit means to the covariance (THEORY §4,
+    /// "optional refinement"): the predicted error is then averaged over training sets.
+    /// Default true (see the crate README for the comparison with the THEORY §6 table).
+    pub refinement: bool,
+}
+
+impl Default for PredictOptions {
+    fn default() -> Self {
+        Self {
+            rtol: 1e-7,
+            atol: 1e-9,
+            max_steps: 100_000,
+            genz: GenzOptions::default(),
+            refinement: true,
+        }
+    }
+}
+
+/// The theory's prediction for one mixture, method and training time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    /// Test error of each class (balanced test distribution), in [0, 1].
+    pub per_class_error: Vec<f64>,
+    /// Mean of the per-class errors.
+    pub balanced_error: f64,
+    /// Largest per-class error.
+    pub worst_class_error: f64,
+    /// Per true class y: the mean `m_y` of the K test logits of a class-y point.
+    pub logit_means: Vec<Vec<f64>>,
+    /// Per true class y: the K x K covariance (row-major) of the test logits of a class-y point
+    /// (`S`, plus the refinement term when enabled). With isotropic noise and equal-norm means
+    /// every class has the same matrix.
+    pub logit_cov: Vec<Vec<f64>>,
+    /// Offsets added to the logits at prediction time (post-hoc logit adjustment), length K.
+    pub offsets: Vec<f64>,
+    /// The mean-field dual, K x K row-major: row c is `a^(c)`. At T = infinity it is the
+    /// max-margin solution (margins >= 1), whose scale is arbitrary.
+    pub dual: Vec<f64>,
+}
+
+/// `G / lambda` with `z^(c) = sum_c' G_cc' a^(c')` and the scale `lambda` (the largest diagonal).
+fn logit_map(stats: &MixtureStats) -> (Vec<f64>, f64) {
+    let k = stats.k();
+    let m = stats.mean_gram();
+    let counts = stats.counts();
+    let mut g = vec![0.0; k * k];
+    for c in 0..k {
+        for c2 in 0..k {
+            g[c * k + c2] = counts[c2] as f64 * m[c * k + c2];
+        }
+        g[c * k + c] += stats.noise_trace(c);
+    }
+    let lambda = (0..k).map(|c| g[c * k + c]).fold(0.0, f64::max);
+    (g, lambda)
+}
+
+/// Training logits `z^(c)` (rows of the K x K result) of the dual `a` (rows `a^(c)`).
+pub(crate) fn training_logits(stats: &MixtureStats, a: &[f64]) -> Vec<f64> {
+    let k = stats.k();
+    let (g, _) = logit_map(stats);
+    let mut z = vec![0.0; k * k];
+    for c in 0..k {
+        for c2 in 0..k {
+            let gc = g[c * k + c2];
+            if gc != 0.0 {
+                for j in 0..k {
+                    z[c * k + j] += gc * a[c2 * k + j];
+                }
+            }
+        }
+    }
+    z
+}
+
+/// The inner product of two duals as weight matrices, `<W_a, W_b>_F` in the mean field:
+/// `sum_c n_c a^(c) . z_b^(c)`.
+pub(crate) fn weight_inner(stats: &MixtureStats, a: &[f64], b: &[f64]) -> f64 {
+    let k = stats.k();
+    let zb = training_logits(stats, b);
+    (0..k)
+        .map(|c| {
+            let n = stats.counts()[c] as f64;
+            n * (0..k).map(|j| a[c * k + j] * zb[c * k + j]).sum::<f64>()
+        })
+        .sum()
+}
+
+/// The mean-field dual after gradient flow to time `t_end` (finite), K x K row-major.
+fn flow_dual(stats: &MixtureStats, method: &Method, t_end: f64, opts: &PredictOptions) -> Result<Vec<f64>> {
+    let k = stats.k();
+    let loss = method.loss(stats.counts())?;
+    let delta = loss.delta().to_vec();
+    let (mut g, lambda) = logit_map(stats);
+    g.iter_mut().for_each(|v| *v /= lambda);
+    let n = stats.n() as f64;
+    // State b = lambda * a (of the size of the logits); db/dt = -(lambda / n) g(z, c).
+    let rate = lambda / n;
+    let ode = OdeOptions {
+        rtol: opts.rtol,
+        atol: opts.atol,
+        max_steps: opts.max_steps,
+        t0: 1.0 / rate,
+    };
+    let mut state = vec![0.0; k * k];
+    let mut z = vec![0.0; k];
+    let mut grad = vec![0.0; k];
+    integrate(
+        &mut state,
+        t_end,
+        &ode,
+        |_, b, db| {
+            for c in 0..k {
+                z.iter_mut().for_each(|v| *v = 0.0);
+                for c2 in 0..k {
+                    let gc = g[c * k + c2];
+                    if gc != 0.0 {
+                        let row = &b[c2 * k..(c2 + 1) * k];
+                        for j in 0..k {
+                            z[j] += gc * row[j];
+                        }
+                    }
+                }
+                loss.value_and_grad(&z, c, &mut grad);
+                // The true-class entry omega Delta_c (p_c - 1) cancels catastrophically once
+                // p_c is within 1e-16 of 1 (margins > ~35, T > ~1e14); rebuild it from the
+                // others: p_c - 1 = -sum_{j != c} p_j.
+                let others: f64 = (0..k).filter(|&j| j != c).map(|j| grad[j] / delta[j]).sum();
+                grad[c] = -delta[c] * others;
+                for j in 0..k {
+                    db[c * k + j] = -rate * grad[j];
+                }
+            }
+        },
+        |_, _| {},
+    )?;
+    state.iter_mut().for_each(|v| *v /= lambda);
+    Ok(state)
+}
+
+/// Cholesky solve of the s x s system `h x = b` (h symmetric positive definite), in place.
+/// Returns false if a pivot is not positive.
+fn cholesky_solve(h: &mut [f64], b: &mut [f64], s: usize) -> bool {
+    for j in 0..s {
+        let mut d = h[j * s + j];
+        for p in 0..j {
+            d -= h[j * s + p] * h[j * s + p];
+        }
+        if d <= 0.0 {
+            return false;
+        }
+        let d = d.sqrt();
+        h[j * s + j] = d;
+        for i in j + 1..s {
+            let mut v = h[i * s + j];
+            for p in 0..j {
+                v -= h[i * s + p] * h[j * s + p];
+            }
+            h[i * s + j] = v / d;
+        }
+    }
+    for i in 0..s {
+        let mut v = b[i];
+        for p in 0..i {
+            v -= h[i * s + p] * b[p];
+        }
+        b[i] = v / h[i * s + i];
+    }
+    for i in (0..s).rev() {
+        let mut v = b[i];
+        for p in i + 1..s {
+            v -= h[p * s + i] * b[p];
+        }
+        b[i] = v / h[i * s + i];
+    }
+    true
+}
+
+/// Minimises `x^T h x / 2 - b^T x` over `x >= 0` (h positive definite with unit diagonal) by
+/// the Lawson-Hanson active-set method. Returns the solution.
+fn nonneg_qp(h: &[f64], b: &[f64]) -> Result<Vec<f64>> {
+    let dim = b.len();
+    let tol = 1e-13 * b.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(f64::MIN_POSITIVE);
+    let mut x = vec![0.0; dim];
+    let mut passive = vec![false; dim];
+    let max_iter = 10 * dim + 100;
+    let gradient = |x: &[f64]| -> Vec<f64> {
+        (0..dim)
+            .map(|i| b[i] - (0..dim).map(|j| h[i * dim + j] * x[j]).sum::<f64>())
+            .collect()
+    };
+    let solve_passive = |passive: &[bool]| -> Option<Vec<f64>> {
+        let idx: Vec<usize> = (0..dim).filter(|&i| passive[i]).collect();
+        let s = idx.len();
+        let mut hp: Vec<f64> = idx
+            .iter()
+            .flat_map(|&i| idx.iter().map(move |&j| h[i * dim + j]))
+            .collect();
+        let mut bp: Vec<f64> = idx.iter().map(|&i| b[i]).collect();
+        if !cholesky_solve(&mut hp, &mut bp, s) {
+            return None;
+        }
+        let mut full = vec![0.0; dim];
+        for (&i, v) in idx.iter().zip(bp) {
+            full[i] = v;
+        }
+        Some(full)
+    };
+    let mut iterations = 0;
+    // Warm start: often every constraint is tight (all alpha > 0); one solve settles it.
+    if let Some(s) = solve_passive(&vec![true; dim])
+        && s.iter().all(|&v| v > 0.0)
+    {
+        x = s;
+        passive = vec![true; dim];
+    }
+    loop {
+        iterations += 1;
+        let w = gradient(&x);
+        let candidate = (0..dim)
+            .filter(|&j| !passive[j] && w[j] > tol)
+            .max_by(|&i, &j| w[i].total_cmp(&w[j]));
+        let Some(t) = candidate else { break };
+        if iterations > max_iter {
+            return Err(Error::QpNotConverged {
+                iterations,
+                violation: w[t],
+            });
+        }
+        passive[t] = true;
+        loop {
+            iterations += 1;
+            if iterations > max_iter {
+                return Err(Error::QpNotConverged {
+                    iterations,
+                    violation: f64::NAN,
+                });
+            }
+            let Some(s) = solve_passive(&passive) else {
+                return Err(Error::QpNotConverged {
+                    iterations,
+                    violation: f64::NAN,
+                });
+            };
+            if (0..dim).all(|j| !passive[j] || s[j] > 0.0) {
+                x = s;
+                break;
+            }
+            // Step from x towards s until the first passive variable hits zero.
+            let mut step = 1.0f64;
+            for j in 0..dim {
+                if passive[j] && s[j] <= 0.0 {
+                    step = step.min(x[j] / (x[j] - s[j]));
+                }
+            }
+            for j in 0..dim {
+                if passive[j] {
+                    x[j] += step * (s[j] - x[j]);
+                    if x[j] <= 1e-15 * (1.0 + s[j].abs()) {
+                        x[j] = 0.0;
+                        passive[j] = false;
+                    }
+                }
+            }
+        }
+    }
+    // KKT check: gradient ~0 on the passive set, <= tol elsewhere.
+    let w = gradient(&x);
+    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let violation = (0..dim)
+        .map(|j| if passive[j] { w[j].abs() } else { w[j].max(0.0) })
+        .fold(0.0, f64::max);
+    if violation > 1e-9 * scale {
+        return Err(Error::QpNotConverged {
+            iterations,
+            violation: violation / scale,
+        });
+    }
+    Ok(x)
+}
+
+/// The mean-field max-margin dual for multiplicative factors `delta` (the T = infinity limit
+/// of every method with these factors), K x K row-major, with all margins >= 1.
+pub fn max_margin_dual(stats: &MixtureStats, delta: &[f64]) -> Result<Vec<f64>> {
+    let k = stats.k();
+    if delta.len() != k {
+        return Err(Error::WrongLength {
+            name: "delta",
+            got: delta.len(),
+            expected: k,
+        });
+    }
+    if let Some(&d) = delta.iter().find(|d| !(**d > 0.0 && d.is_finite())) {
+        return Err(Error::BadValue {
+            name: "delta",
+            value: d,
+            allowed: "positive and finite factors",
+        });
+    }
+    let counts: Vec<f64> = stats.counts().iter().map(|&c| c as f64).collect();
+    let m = stats.mean_gram();
+    // Variables (c, k) for k != c, in order.
+    let vars: Vec<(usize, usize)> = (0..k)
+        .flat_map(|c| (0..k).filter(move |&j| j != c).map(move |j| (c, j)))
+        .collect();
+    let dim = vars.len();
+    let vdot = |(c, j): (usize, usize), (c2, j2): (usize, usize)| -> f64 {
+        let mut s = 0.0;
+        if c == c2 {
+            s += delta[c] * delta[c2];
+        }
+        if c == j2 {
+            s -= delta[c] * delta[j2];
+        }
+        if j == c2 {
+            s -= delta[j] * delta[c2];
+        }
+        if j == j2 {
+            s += delta[j] * delta[j2];
+        }
+        s
+    };
+    let mut h = vec![0.0; dim * dim];
+    for (p, &vp) in vars.iter().enumerate() {
+        for (q, &vq) in vars.iter().enumerate() {
+            let (c, c2) = (vp.0, vq.0);
+            let mut coupling = counts[c] * counts[c2] * m[c * k + c2];
+            if c == c2 {
+                coupling += counts[c] * stats.noise_trace(c);
+            }
+            h[p * dim + q] = vdot(vp, vq) * coupling;
+        }
+    }
+    let b: Vec<f64> = vars.iter().map(|&(c, _)| counts[c]).collect();
+    // Diagonal scaling to a unit diagonal: alpha = D gamma.
+    let d: Vec<f64> = (0..dim).map(|p| 1.0 / h[p * dim + p].sqrt()).collect();
+    let hs: Vec<f64> = (0..dim * dim)
+        .map(|pq| h[pq] * d[pq / dim] * d[pq % dim])
+        .collect();
+    let bs: Vec<f64> = (0..dim).map(|p| b[p] * d[p]).collect();
+    let gamma = nonneg_qp(&hs, &bs)?;
+    let mut a = vec![0.0; k * k];
+    for (p, &(c, j)) in vars.iter().enumerate() {
+        let alpha = gamma[p] * d[p];
+        a[c * k + c] += alpha * delta[c];
+        a[c * k + j] -= alpha * delta[j];
+    }
+    Ok(a)
+}
+
+/// The mean-field dual (K x K row-major, row c = `a^(c)`) of `method` trained to `horizon`.
+/// At `Horizon::Infinite` it is the max-margin solution for the method's multiplicative
+/// factors; post-hoc logit adjustment is an error there.
+pub fn mean_field_dual(
+    stats: &MixtureStats,
+    method: &Method,
+    horizon: Horizon,
+    opts: &PredictOptions,
+) -> Result<Vec<f64>> {
+    match horizon {
+        Horizon::Finite(t) => flow_dual(stats, method, t, opts),
+        Horizon::Infinite => {
+            if !method.defined_at_infinity() {
+                return Err(Error::UndefinedAtInfinity {
+                    method: method.name().as_str(),
+                });
+            }
+            let loss = method.loss(stats.counts())?;
+            max_margin_dual(stats, loss.delta())
+        }
+    }
+}
+
+/// The Gaussian law of the test logits of a class-y point for the dual `a` (THEORY §4):
+/// per y the mean `m_y = sum_c n_c M_cy a^(c)` and the covariance
+/// `S_y = sum_{c,c'} n_c n_c' (mu_c^T Sigma_y mu_c') a^(c) a^(c')^T
+///        + sum_c n_c tr(Sigma_c Sigma_y) a^(c) a^(c)^T
+///        [+ sum_c n_c (mu_y^T Sigma_c mu_y) a^(c) a^(c)^T   with the refinement]`.
+pub fn logit_law(stats: &MixtureStats, a: &[f64], refinement: bool) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+    let k = stats.k();
+    assert_eq!(a.len(), k * k, "dual must be K x K");
+    let counts: Vec<f64> = stats.counts().iter().map(|&c| c as f64).collect();
+    let m = stats.mean_gram();
+    // na[c][j] = n_c a^(c)_j
+    let na: Vec<f64> = (0..k * k).map(|cj| counts[cj / k] * a[cj]).collect();
+    let means = (0..k)
+        .map(|y| {
+            (0..k)
+                .map(|j| (0..k).map(|c| m[c * k + y] * na[c * k + j]).sum())
+                .collect()
+        })
+        .collect();
+    let covs = (0..k)
+        .map(|y| {
+            // t = Q^y (n o A): t[c][j] = sum_c' Q_cc' na[c'][j]
+            let mut t = vec![0.0; k * k];
+            for c in 0..k {
+                for c2 in 0..k {
+                    let q = stats.mean_cov(y, c, c2);
+                    if q != 0.0 {
+                        for j in 0..k {
+                            t[c * k + j] += q * na[c2 * k + j];
+                        }
+                    }
+                }
+            }
+            let mut s = vec![0.0; k * k];
+            for c in 0..k {
+                let mut diag = stats.noise_trace_prod(c, y);
+                if refinement {
+                    diag += stats.mean_cov(c, y, y);
+                }
+                let w = diag / counts[c]; // n_c * diag * a a^T = diag / n_c * na na^T
+                for i in 0..k {
+                    for j in 0..k {
+                        s[i * k + j] += na[c * k + i] * (t[c * k + j] + w * na[c * k + j]);
+                    }
+                }
+            }
+            // Symmetrise away round-off.
+            for i in 0..k {
+                for j in 0..i {
+                    let v = 0.5 * (s[i * k + j] + s[j * k + i]);
+                    s[i * k + j] = v;
+                    s[j * k + i] = v;
+                }
+            }
+            s
+        })
+        .collect();
+    (means, covs)
+}
+
+/// Per-class errors from a dual and prediction offsets.
+pub(crate) fn prediction_from_dual(
+    stats: &MixtureStats,
+    dual: Vec<f64>,
+    offsets: Vec<f64>,
+    opts: &PredictOptions,
+) -> Result<Prediction> {
+    let k = stats.k();
+    let (logit_means, logit_cov) = logit_law(stats, &dual, opts.refinement);
+    // Exchangeable classes have the same error: compute it once per group.
+    let group = stats.exchangeable_groups();
+    let mut per_class_error = vec![f64::NAN; k];
+    for y in 0..k {
+        per_class_error[y] = if group[y] < y {
+            per_class_error[group[y]]
+        } else {
+            class_error(&logit_means[y], &logit_cov[y], y, &offsets, &opts.genz)?
+        };
+    }
+    let balanced_error = per_class_error.iter().sum::<f64>() / k as f64;
+    let worst_class_error = per_class_error.iter().copied().fold(0.0, f64::max);
+    Ok(Prediction {
+        per_class_error,
+        balanced_error,
+        worst_class_error,
+        logit_means,
+        logit_cov,
+        offsets,
+        dual,
+    })
+}
+
+/// The theory's prediction: mean-field dual at `horizon`, Gaussian law of the test logits, and
+/// per-class errors (orthant probabilities) with the method's prediction offsets.
+///
+/// ```
+/// use imbalance_theory::{predict, MixtureStats, PredictOptions};
+/// use imbalance_gradflow::Horizon;
+/// use imbalance_losses::Method;
+///
+/// let stats = MixtureStats::orthogonal(vec![200, 20], 5.0, 1.0, 2000)?;
+/// let ce = predict(&stats, &Method::Ce, Horizon::Finite(1e4), &PredictOptions::default())?;
+/// let la = predict(&stats, &Method::La { tau: 1.0 }, Horizon::Finite(1e4), &PredictOptions::default())?;
+/// assert!(la.per_class_error[1] < ce.per_class_error[1]); // LA helps the minority class
+/// # Ok::<(), imbalance_theory::Error>(())
+/// ```
+pub fn predict(
+    stats: &MixtureStats,
+    method: &Method,
+    horizon: Horizon,
+    opts: &PredictOptions,
+) -> Result<Prediction> {
+    let dual = mean_field_dual(stats, method, horizon, opts)?;
+    let offsets = method.prediction_offsets(stats.counts())?;
+    prediction_from_dual(stats, dual, offsets, opts)
+}

@@ -1,0 +1,35 @@
+//! `xtask`: the machinery behind `cargo xtask reproduce`, which regenerates every experiment of
+//! the paper (E1-E8) into `results/<id>/` (Markdown, CSV and JSON tables, SVG and PNG figures)
+//! and writes `results/REPORT.md` with a PASS/FAIL verdict per claim.
+//!
+//! Modules, in the order an experiment uses them:
+//! * [`experiments`]: the [`experiments::Experiment`] trait and THE registry
+//!   ([`experiments::REGISTRY`]);
+//! * [`ctx`]: what `run` receives: quick/full grids, seeds, data directory, cache, progress;
+//! * [`cache`]: per-configuration result cache (`<out>/.cache/<id>/<hash>.bin`);
+//! * [`progress`]: `[e3 12/40] ... eta 1m20s` lines on stderr;
+//! * [`table`]: deterministic Markdown/CSV/JSON tables;
+//! * [`plot`]: multi-panel figures (theory lines, simulation points with error bars);
+//! * [`report`]: claims, verdicts and `REPORT.md`;
+//! * [`run`]: the driver; [`check`]: `--check` (determinism against committed results);
+//! * [`atomic`]: atomic file writes, used for every output file.
+//!
+//! ```
+//! use xtask::row;
+//! use xtask::table::Table;
+//! let mut t = Table::new(["rho", "error"]);
+//! t.push(row![10, 0.25]);
+//! assert_eq!(t.to_csv(), "rho,error\n10,0.25\n");
+//! ```
+
+pub mod atomic;
+pub mod cache;
+pub mod check;
+pub mod ctx;
+pub mod experiments;
+pub mod plot;
+pub mod progress;
+pub mod report;
+pub mod run;
+pub mod table;
+pub mod tempdir;

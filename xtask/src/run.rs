@@ -1,0 +1,443 @@
+//! The driver of `cargo xtask reproduce`: runs the selected experiments, writes their files
+//! into `<out>/<id>/`, keeps `<out>/timings.json`, and rebuilds `<out>/REPORT.md` from the
+//! `summary.json` of every registered experiment (so `--only e3` updates e3 and keeps the rest).
+
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::atomic::{clean_stale_temps, write_atomic};
+use crate::ctx::{Ctx, Settings};
+use crate::experiments::{Experiment, ExperimentOutput, REGISTRY, select};
+use crate::progress::fmt_duration;
+use crate::report::{self, ExperimentSummary, RunStatus, Tally, Timing, Verdict};
+use crate::table::write_json;
+
+/// Extensions of the files the driver owns in `<out>/<id>/` (stale ones are removed).
+const OUTPUT_EXTS: [&str; 5] = ["md", "csv", "json", "svg", "png"];
+
+/// Options of `cargo xtask reproduce` (the CLI maps its flags onto this).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// `--quick`: small grids.
+    pub quick: bool,
+    /// `--only`: experiment ids (empty = all).
+    pub only: Vec<String>,
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--out` (already defaulted: `results` or `results-quick`).
+    pub out: PathBuf,
+    /// `--seeds`.
+    pub seeds: Option<usize>,
+    /// `--no-cache`: recompute everything (fresh results still refresh the cache).
+    pub no_cache: bool,
+    /// Print progress on stderr.
+    pub progress: bool,
+}
+
+impl Options {
+    /// The default output directory for the mode: `results` or `results-quick`.
+    pub fn default_out(quick: bool) -> PathBuf {
+        PathBuf::from(if quick { "results-quick" } else { "results" })
+    }
+
+    /// The command line that regenerates the results of these options.
+    pub fn command_line(&self) -> String {
+        let mut s = "cargo xtask reproduce".to_string();
+        if self.quick {
+            s.push_str(" --quick");
+        }
+        if !self.only.is_empty() {
+            s.push_str(&format!(" --only {}", self.only.join(",")));
+        }
+        if let Some(n) = self.seeds {
+            s.push_str(&format!(" --seeds {n}"));
+        }
+        if let Some(d) = &self.data_dir {
+            s.push_str(&format!(" --data-dir {}", d.display()));
+        }
+        if self.out != Self::default_out(self.quick) {
+            s.push_str(&format!(" --out {}", self.out.display()));
+        }
+        s
+    }
+
+    fn settings(&self) -> Settings {
+        Settings {
+            quick: self.quick,
+            seeds: self.seeds,
+            data_dir: self.data_dir.clone(),
+            out: self.out.clone(),
+            use_cache: !self.no_cache,
+            progress: self.progress,
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSummary {
+    /// Verdict counts over the whole report (all registered experiments).
+    pub tally: Tally,
+    /// Ids of the experiments that stopped with an error in this run.
+    pub errors: Vec<String>,
+    /// Path of `REPORT.md`.
+    pub report: PathBuf,
+}
+
+/// Run the experiments selected by `opts`, write all files and `REPORT.md`.
+///
+/// An experiment that fails with an error is recorded as such (in its `summary.json` and the
+/// report) and the others still run; the function then returns an error naming it. FAILed
+/// claims are results, not errors: they are reported and the function returns `Ok`.
+pub fn reproduce(opts: &Options) -> Result<RunSummary> {
+    let selected = select(&opts.only)?;
+    if opts.seeds == Some(0) {
+        bail!("--seeds must be at least 1 (got 0)");
+    }
+    let settings = opts.settings();
+    let out = &opts.out;
+    fs::create_dir_all(out)
+        .with_context(|| format!("creating output directory {}", out.display()))?;
+    let swept = clean_stale_temps(out)?;
+    if swept > 0 && opts.progress {
+        eprintln!("removed {swept} temporary file(s) left by an interrupted run");
+    }
+    // The cache is not a result: keep it out of git without touching the repository's
+    // .gitignore.
+    write_atomic(&out.join(".cache").join(".gitignore"), b"*\n")?;
+
+    let mut timings = read_timings(out);
+    let mut fresh: BTreeMap<&str, ExperimentSummary> = BTreeMap::new();
+    let mut errors = vec![];
+    let run_start = Instant::now();
+    for (i, exp) in selected.iter().enumerate() {
+        if opts.progress {
+            eprintln!(
+                "== [{}/{}] {}: {} ({})",
+                i + 1,
+                selected.len(),
+                exp.id(),
+                exp.title(),
+                settings.describe()
+            );
+        }
+        let start = Instant::now();
+        let mut ctx = Ctx::new(exp.id(), &settings);
+        let result = exp
+            .run(&mut ctx)
+            .and_then(|o| o.validate().map(|()| o))
+            .and_then(|o| write_outputs(*exp, &settings, &o).map(|()| o));
+        let seconds = start.elapsed().as_secs_f64();
+        let (cached, computed) = ctx.cache_stats();
+        timings.insert(
+            exp.id().to_string(),
+            Timing {
+                seconds,
+                computed,
+                cached,
+            },
+        );
+        let summary = match result {
+            Ok(o) => summary_of(*exp, &settings, RunStatus::Done, &o),
+            Err(e) => {
+                let message = format!("{e:#}");
+                if opts.progress {
+                    eprintln!("!! {} stopped with an error: {message}", exp.id());
+                }
+                errors.push(exp.id().to_string());
+                let s = summary_of(
+                    *exp,
+                    &settings,
+                    RunStatus::Error { message },
+                    &ExperimentOutput::new(),
+                );
+                write_json(&out.join(exp.id()).join("summary.json"), &s)?;
+                s
+            }
+        };
+        if opts.progress {
+            let t = report::tally(std::slice::from_ref(&summary));
+            eprintln!(
+                "== {} finished in {} ({computed} computed, {cached} from cache): {} PASS, {} FAIL, {} NOT RUN",
+                exp.id(),
+                fmt_duration(start.elapsed()),
+                t.pass,
+                t.fail,
+                t.not_run
+            );
+        }
+        fresh.insert(exp.id(), summary);
+    }
+
+    // timings.json is run-dependent and therefore not compared by --check.
+    write_json(&out.join("timings.json"), &timings)?;
+    let all: Vec<ExperimentSummary> = REGISTRY
+        .iter()
+        .map(|e| {
+            fresh
+                .remove(e.id())
+                .unwrap_or_else(|| read_summary(out, *e))
+        })
+        .collect();
+    let mode = format!("{} (`{}`)", settings.describe(), full_command(opts));
+    let text = report::render(&mode, &all, &timings);
+    let report_path = out.join("REPORT.md");
+    write_atomic(&report_path, text.as_bytes())?;
+    let tally = report::tally(&all);
+
+    if opts.progress {
+        eprintln!(
+            "== done in {}: {} PASS, {} FAIL, {} NOT RUN, {} error(s); report: {}",
+            fmt_duration(run_start.elapsed()),
+            tally.pass,
+            tally.fail,
+            tally.not_run,
+            tally.errors,
+            report_path.display()
+        );
+        for e in &all {
+            for c in &e.claims {
+                if e.status == RunStatus::Done && c.verdict == Verdict::Fail {
+                    eprintln!("   FAIL {}: {} [{}]", c.id, c.statement, c.evidence);
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        bail!(
+            "experiment(s) {} stopped with an error (see above and {})",
+            errors.join(", "),
+            report_path.display()
+        );
+    }
+    Ok(RunSummary {
+        tally,
+        errors,
+        report: report_path,
+    })
+}
+
+/// The command of the whole report, as shown in REPORT.md: without `--only` (the report
+/// covers every experiment) and without paths (the report must not depend on where it was
+/// generated, or `--check` would see a difference).
+fn full_command(opts: &Options) -> String {
+    Options {
+        only: vec![],
+        data_dir: None,
+        out: Options::default_out(opts.quick),
+        ..opts.clone()
+    }
+    .command_line()
+}
+
+fn summary_of(
+    exp: &dyn Experiment,
+    settings: &Settings,
+    status: RunStatus,
+    o: &ExperimentOutput,
+) -> ExperimentSummary {
+    ExperimentSummary {
+        id: exp.id().to_string(),
+        title: exp.title().to_string(),
+        claim: exp.claim().to_string(),
+        settings: settings.describe(),
+        status,
+        claims: o.claims.clone(),
+        tables: o.tables.iter().map(|(s, _)| s.clone()).collect(),
+        figures: o.figures.iter().map(|(s, _)| s.clone()).collect(),
+        json: o.json.iter().map(|(s, _)| s.clone()).collect(),
+        notes: o.notes.clone(),
+    }
+}
+
+/// Write an experiment's files and summary, then remove output files it no longer produces.
+fn write_outputs(exp: &dyn Experiment, settings: &Settings, o: &ExperimentOutput) -> Result<()> {
+    let dir = settings.out.join(exp.id());
+    let mut written: BTreeSet<PathBuf> = BTreeSet::new();
+    for (stem, t) in &o.tables {
+        written.extend(t.write(&dir, stem)?);
+    }
+    for (stem, f) in &o.figures {
+        written.extend(
+            f.write(&dir, stem)
+                .with_context(|| format!("drawing figure {stem}"))?,
+        );
+    }
+    for (stem, v) in &o.json {
+        let p = dir.join(format!("{stem}.json"));
+        write_json(&p, v)?;
+        written.insert(p);
+    }
+    let summary = summary_of(exp, settings, RunStatus::Done, o);
+    let p = dir.join("summary.json");
+    write_json(&p, &summary)?;
+    written.insert(p);
+    remove_stale(&dir, &written)
+}
+
+/// Delete output-type files in `dir` that this run did not write (renamed or dropped outputs),
+/// so the folder, and what `--check` compares, matches the code.
+fn remove_stale(dir: &Path, written: &BTreeSet<PathBuf>) -> Result<()> {
+    for entry in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let ours = path
+            .extension()
+            .is_some_and(|e| OUTPUT_EXTS.iter().any(|x| e == *x));
+        if path.is_file() && ours && !name.starts_with('.') && !written.contains(&path) {
+            fs::remove_file(&path).with_context(|| format!("removing stale {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The summary of an experiment not run now: from its `summary.json`, or "not run".
+fn read_summary(out: &Path, exp: &dyn Experiment) -> ExperimentSummary {
+    let p = out.join(exp.id()).join("summary.json");
+    let parsed = fs::read_to_string(&p)
+        .ok()
+        .and_then(|t| serde_json::from_str::<ExperimentSummary>(&t).ok());
+    match parsed {
+        Some(mut s) => {
+            // Title and claim come from the code, which may be newer than the file.
+            s.title = exp.title().to_string();
+            s.claim = exp.claim().to_string();
+            s
+        }
+        None => ExperimentSummary {
+            id: exp.id().to_string(),
+            title: exp.title().to_string(),
+            claim: exp.claim().to_string(),
+            settings: String::new(),
+            status: RunStatus::NotRun,
+            claims: vec![],
+            tables: vec![],
+            figures: vec![],
+            json: vec![],
+            notes: vec![],
+        },
+    }
+}
+
+/// `<out>/timings.json`, or empty if missing or unreadable (it is informational only).
+fn read_timings(out: &Path) -> BTreeMap<String, Timing> {
+    fs::read_to_string(out.join("timings.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tempdir::TempDir;
+
+    fn opts(out: &Path) -> Options {
+        Options {
+            quick: true,
+            only: vec![],
+            data_dir: None,
+            out: out.to_path_buf(),
+            seeds: None,
+            no_cache: false,
+            progress: false,
+        }
+    }
+
+    fn is_png(path: &Path) -> bool {
+        let bytes = fs::read(path).unwrap();
+        // PNG signature, then the IHDR chunk (length 13) as the first chunk.
+        bytes.len() > 33
+            && bytes[..8] == [0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a]
+            && &bytes[12..16] == b"IHDR"
+    }
+
+    fn png_size(path: &Path) -> (u32, u32) {
+        let b = fs::read(path).unwrap();
+        let be = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        (be(16), be(20))
+    }
+
+    #[test]
+    fn demo_experiment_end_to_end() {
+        let t = TempDir::new("e2e");
+        let o = opts(t.path());
+        let summary = reproduce(&o).unwrap();
+        assert_eq!(summary.tally.fail, 0, "the demo's claims hold");
+        assert!(summary.tally.pass >= 4);
+        let d = t.path().join("e0");
+        for f in [
+            "samples.md",
+            "samples.csv",
+            "samples.json",
+            "fit.md",
+            "fit.csv",
+            "fit.json",
+            "samples.svg",
+            "samples.png",
+            "summary.json",
+        ] {
+            assert!(d.join(f).is_file(), "missing e0/{f}");
+        }
+        assert!(is_png(&d.join("samples.png")));
+        assert_eq!(png_size(&d.join("samples.png")), (1040, 600));
+        let svg = fs::read_to_string(d.join("samples.svg")).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("injected σ"));
+        let report = fs::read_to_string(t.path().join("REPORT.md")).unwrap();
+        assert!(report.contains("![e0 samples](e0/samples.png)"));
+        assert!(report.contains("| [e0.1](#exp-e0) |"));
+        assert!(t.path().join("timings.json").is_file());
+        assert!(t.path().join(".cache/.gitignore").is_file());
+        // No temporary files anywhere.
+        assert_eq!(clean_stale_temps(t.path()).unwrap(), 0);
+
+        // A second run is served from the cache and gives identical files.
+        let csv1 = fs::read(d.join("samples.csv")).unwrap();
+        let stale = d.join("old-table.csv");
+        fs::write(&stale, "x").unwrap();
+        reproduce(&o).unwrap();
+        assert_eq!(fs::read(d.join("samples.csv")).unwrap(), csv1);
+        assert!(!stale.exists(), "stale outputs are removed");
+        let timings: BTreeMap<String, Timing> =
+            serde_json::from_str(&fs::read_to_string(t.path().join("timings.json")).unwrap())
+                .unwrap();
+        assert_eq!(timings["e0"].computed, 0);
+        assert_eq!(timings["e0"].cached, 16);
+    }
+
+    #[test]
+    fn bad_only_and_seeds_are_rejected() {
+        let t = TempDir::new("bad-opts");
+        let mut o = opts(t.path());
+        o.only = vec!["e42".into()];
+        assert!(
+            reproduce(&o)
+                .unwrap_err()
+                .to_string()
+                .contains("allowed ids")
+        );
+        let mut o = opts(t.path());
+        o.seeds = Some(0);
+        assert!(reproduce(&o).is_err());
+    }
+
+    #[test]
+    fn command_lines() {
+        let mut o = opts(Path::new("results-quick"));
+        assert_eq!(o.command_line(), "cargo xtask reproduce --quick");
+        o.only = vec!["e1".into(), "e4".into()];
+        o.out = PathBuf::from("elsewhere");
+        assert_eq!(
+            o.command_line(),
+            "cargo xtask reproduce --quick --only e1,e4 --out elsewhere"
+        );
+    }
+}
