@@ -40,7 +40,9 @@ pub enum Error {
         allowed: &'static str,
     },
     /// A training-time string could not be parsed.
-    #[error("training time T = '{value}' is not allowed; allowed: a positive number (e.g. 1e4) or inf")]
+    #[error(
+        "training time T = '{value}' is not allowed; allowed: a positive number (e.g. 1e4) or inf"
+    )]
     BadHorizon {
         /// What was given.
         value: String,
@@ -88,7 +90,9 @@ pub enum Error {
         n: usize,
     },
     /// A label is not a class of the loss.
-    #[error("label of sample {index} is {label}, but the loss has K = {k} classes (allowed: 0..{k})")]
+    #[error(
+        "label of sample {index} is {label}, but the loss has K = {k} classes (allowed: 0..{k})"
+    )]
     LabelOutOfRange {
         /// Sample index.
         index: usize,

@@ -8,81 +8,27 @@ use rayon::prelude::*;
 use crate::ode::{self, OdeOptions};
 use crate::{Error, FlowOptions, Horizon, Result, SplitMix, Trained};
 
-/// Rows of G per parallel task (fixed, so the work split does not depend on the thread count).
-const ROW_CHUNK: usize = 256;
+/// Samples per parallel task, both for the loss gradients and for the Gram product (fixed, so
+/// the split of the work, and hence every rounding, does not depend on the thread count).
+const CHUNK: usize = 256;
 
 /// Power iterations for `lambda_max` (the Rayleigh quotient is only needed within a factor ~2).
 const POWER_ITERS: usize = 4;
 
-/// Rows of Kmat per parallel task of the product `Kmat B` (fixed, for the same reason).
-const GRAM_CHUNK: usize = 64;
-
-/// `exp(x)`, flushed to 0 below -708 (where the result would be subnormal or 0). The libm slow
-/// path for underflowing arguments dominated the run time late in the flow, when most softmax
-/// terms are far below the largest one.
-#[inline]
-fn exp_or_zero(x: f64) -> f64 {
-    if x < -708.0 { 0.0 } else { x.exp() }
-}
-
-/// One sample's loss and, in `g`, its gradient with respect to the logits `z`, with `u` as
-/// scratch: the formula of [`Loss::value_and_grad`] (`g_c = omega_y Delta_c (softmax(U)_c -
-/// [c = y])`), evaluated without cancellation when the true class dominates, which is the
-/// whole late phase of the flow: `1 - softmax(U)_y` is computed as the sum of the other
-/// terms (not as a difference of numbers near 1) and the loss as `ln_1p` of that sum. Agrees
-/// with `Loss::value_and_grad` to round-off where that one is accurate (tested).
-#[inline]
-pub(crate) fn sample_loss_grad(loss: &Loss, z: &[f64], y: usize, u: &mut [f64], g: &mut [f64]) -> f64 {
-    let (delta, iota) = (loss.delta(), loss.iota());
-    let k = delta.len();
-    for c in 0..k {
-        u[c] = delta[c] * z[c] + iota[c];
-    }
-    u[y] -= loss.margin()[y];
-    let umax = u.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let u_y = u[y];
-    let mut others = 0.0;
-    for c in 0..k {
-        let e = exp_or_zero(u[c] - umax);
-        u[c] = e;
-        if c != y {
-            others += e;
-        }
-    }
-    let sum = u[y] + others;
-    let omega = loss.omega()[y];
-    let value = if u_y == umax {
-        // sum = 1 + others: ln(sum) = ln_1p(others), accurate for tiny losses.
-        omega * others.ln_1p()
-    } else {
-        omega * ((umax - u_y) + sum.ln())
-    };
-    let scale = omega / sum;
-    for c in 0..k {
-        g[c] = scale * delta[c] * u[c];
-    }
-    g[y] = -scale * delta[y] * others;
-    value
-}
-
-/// Writes the loss gradients `g` (row-major `n x K`) at logits `z` (`n x K`) and returns the sum
-/// of the losses. Rows are processed in parallel in fixed chunks and the chunk sums added in
-/// order, so the result is bit-identical for any thread count.
-pub(crate) fn gradients(z: MatRef<'_, f64>, labels: &[usize], loss: &Loss, g: &mut [f64]) -> f64 {
+/// Writes the loss gradients `g` at the logits `z` (both row-major `n x K`: sample i is
+/// `z[i*K..(i+1)*K]`) and returns the sum of the losses. Samples are processed in parallel in
+/// fixed chunks and the chunk sums added in order: bit-identical for any thread count.
+pub(crate) fn gradients(z: &[f64], labels: &[usize], loss: &Loss, g: &mut [f64]) -> f64 {
     let k = loss.k();
-    debug_assert_eq!(g.len(), z.nrows() * k);
+    assert!(z.len() == labels.len() * k && g.len() == z.len());
     let sums: Vec<f64> = g
-        .par_chunks_mut(ROW_CHUNK * k)
-        .enumerate()
-        .map(|(chunk, g)| {
-            let (mut zi, mut u) = (vec![0.0; k], vec![0.0; k]);
+        .par_chunks_mut(CHUNK * k)
+        .zip(z.par_chunks(CHUNK * k))
+        .zip(labels.par_chunks(CHUNK))
+        .map(|((g, z), labels)| {
             let mut sum = 0.0;
-            for (r, gi) in g.chunks_exact_mut(k).enumerate() {
-                let i = chunk * ROW_CHUNK + r;
-                for (c, v) in zi.iter_mut().enumerate() {
-                    *v = z[(i, c)];
-                }
-                sum += sample_loss_grad(loss, &zi, labels[i], &mut u, gi);
+            for ((gi, zi), &y) in g.chunks_exact_mut(k).zip(z.chunks_exact(k)).zip(labels) {
+                sum += loss.value_and_grad(zi, y, gi);
             }
             sum
         })
@@ -90,26 +36,60 @@ pub(crate) fn gradients(z: MatRef<'_, f64>, labels: &[usize], loss: &Loss, g: &m
     sums.iter().sum()
 }
 
-/// `z = alpha * m * b`, in parallel over fixed blocks of rows of `m`, each a sequential
-/// product: bit-identical for any thread count (faer's own parallel product is not).
+/// `Z = alpha * Kmat * B` for a symmetric `Kmat` (`n x n`) and `B` (`n x K`, any layout), written
+/// row-major into `z` (`n * K` values: sample i's logits are `z[i*K..(i+1)*K]`).
 ///
-/// With `symmetric` (a Gram matrix), a block of rows of a column-major `m` is read as the
-/// transpose of a block of columns, which is contiguous in memory: about 1.7x faster for
-/// n = 5500, where the product streams the whole matrix from memory.
-pub(crate) fn gram_times(m: MatRef<'_, f64>, b: MatRef<'_, f64>, alpha: f64, z: MatMut<'_, f64>, symmetric: bool) {
-    let by_cols = symmetric && m.row_stride() == 1;
-    z.par_row_chunks_mut(GRAM_CHUNK)
+/// Computed as `Z^T = B^T Kmat` over fixed blocks of columns of `Kmat`, each a sequential faer
+/// product: bit-identical for any thread count (faer's own parallel product is not). This
+/// orientation reads `Kmat` in place: with `Kmat` as the left operand, faer repacked every block
+/// of it, which doubled the memory traffic of a product that streams the whole matrix
+/// (measured at n = 5500: about 2x faster).
+pub(crate) fn sym_times(gram: MatRef<'_, f64>, b: MatRef<'_, f64>, alpha: f64, z: &mut [f64]) {
+    let (n, k) = (gram.nrows(), b.ncols());
+    assert!(gram.ncols() == n && b.nrows() == n && z.len() == n * k);
+    // Column-major view of Kmat (if it is stored row-major, its transpose is column-major and
+    // equal to it).
+    let gram = if gram.row_stride() != 1 && gram.col_stride() == 1 {
+        gram.transpose()
+    } else {
+        gram
+    };
+    let bt = b.transpose();
+    z.par_chunks_mut(CHUNK * k).enumerate().for_each(|(j, zc)| {
+        let cols = zc.len() / k;
+        let zt = MatMut::from_column_major_slice_mut(zc, k, cols);
+        matmul(
+            zt,
+            Accum::Replace,
+            bt,
+            gram.subcols(j * CHUNK, cols),
+            alpha,
+            Par::Seq,
+        );
+        clear_avx_upper_state();
+    });
+}
+
+/// `alpha * m * b` for a general `m` (`r x n`), in parallel over fixed blocks of rows of `m`,
+/// each a sequential product: bit-identical for any thread count.
+pub(crate) fn rows_times(m: MatRef<'_, f64>, b: MatRef<'_, f64>, alpha: f64) -> Mat<f64> {
+    let mut z = Mat::zeros(m.nrows(), b.ncols());
+    z.as_mut()
+        .par_row_chunks_mut(CHUNK)
         .enumerate()
         .for_each(|(j, zc)| {
-            let (r0, rows) = (j * GRAM_CHUNK, zc.nrows());
-            let block = if by_cols {
-                m.subcols(r0, rows).transpose()
-            } else {
-                m.subrows(r0, rows)
-            };
-            matmul(zc, Accum::Replace, block, b, alpha, Par::Seq);
+            let rows = zc.nrows();
+            matmul(
+                zc,
+                Accum::Replace,
+                m.subrows(j * CHUNK, rows),
+                b,
+                alpha,
+                Par::Seq,
+            );
             clear_avx_upper_state();
         });
+    z
 }
 
 /// faer's x86 GEMM micro-kernels (crate private-gemm-x86 0.1) return without `vzeroupper`,
@@ -132,7 +112,9 @@ pub(crate) struct Rhs<'a> {
     loss: &'a Loss,
     /// `s = tr(Kmat) / n`: the scaled state has entries in logit units.
     pub(crate) scale: f64,
-    z: Mat<f64>,
+    /// Logits, row-major `n x K`.
+    z: Vec<f64>,
+    /// Loss gradients, row-major `n x K`.
     g: Vec<f64>,
 }
 
@@ -146,7 +128,7 @@ impl<'a> Rhs<'a> {
             labels,
             loss,
             scale,
-            z: Mat::zeros(n, loss.k()),
+            z: vec![0.0; n * loss.k()],
             g: vec![0.0; n * loss.k()],
         }
     }
@@ -155,8 +137,8 @@ impl<'a> Rhs<'a> {
     pub(crate) fn eval(&mut self, b: &[f64], db: &mut [f64]) -> f64 {
         let (n, k) = (self.gram.nrows(), self.loss.k());
         let b = MatRef::from_column_major_slice(b, n, k);
-        gram_times(self.gram, b, 1.0 / self.scale, self.z.as_mut(), true);
-        let total = gradients(self.z.as_ref(), self.labels, self.loss, &mut self.g);
+        sym_times(self.gram, b, 1.0 / self.scale, &mut self.z);
+        let total = gradients(&self.z, self.labels, self.loss, &mut self.g);
         let factor = -self.scale / n as f64;
         for c in 0..k {
             for (i, out) in db[c * n..(c + 1) * n].iter_mut().enumerate() {
@@ -174,7 +156,7 @@ pub(crate) fn lambda_max(gram: MatRef<'_, f64>) -> f64 {
     let n = gram.nrows();
     let mut rng = SplitMix(0x5EED_1A3B_DA7A_0001);
     let mut v = Mat::from_fn(n, 1, |_, _| rng.next_f64() + 0.5);
-    let mut w = Mat::<f64>::zeros(n, 1);
+    let mut w = vec![0.0; n];
     let mut lambda = 0.0;
     for _ in 0..POWER_ITERS {
         let norm = v.norm_l2();
@@ -182,9 +164,9 @@ pub(crate) fn lambda_max(gram: MatRef<'_, f64>) -> f64 {
             break;
         }
         v /= faer::Scale(norm);
-        gram_times(gram, v.as_ref(), 1.0, w.as_mut(), true);
-        lambda = (0..n).map(|i| v[(i, 0)] * w[(i, 0)]).sum::<f64>();
-        std::mem::swap(&mut v, &mut w);
+        sym_times(gram, v.as_ref(), 1.0, &mut w);
+        lambda = (0..n).map(|i| v[(i, 0)] * w[i]).sum::<f64>();
+        v = Mat::from_fn(n, 1, |i, _| w[i]);
     }
     lambda
 }
@@ -200,7 +182,17 @@ pub(crate) fn resolve_t0(gram: MatRef<'_, f64>, opts: &OdeOptions) -> f64 {
     if t0.is_finite() && t0 > 0.0 { t0 } else { 1.0 }
 }
 
-/// Gradient flow from `A(0) = 0` to the finite time `t` (> 0): see [`crate::train`].
+/// Gradient flow from `A(0) = 0` to the finite time `t` (> 0).
+///
+/// Integrates `dA/dt = -(1/n) G(Kmat A)` with the adaptive Dormand-Prince 5(4) solver of
+/// [`crate::ode`] in log-time `u = ln(1 + t/t0)`, with `t0 = n / lambda_max(Kmat)` unless
+/// `opts.ode.t0 > 0` is given (`lambda_max` from 4 power iterations). The state is `s A` with
+/// `s = tr(Kmat)/n`, so the tolerances apply in logit units. Cost: about 200 RHS evaluations
+/// (each one `n x n` by `n x K` product) for T = 1e6 at rtol 1e-6, 110 at rtol 1e-4 (whose
+/// relative error in `A` measured 1e-5), and T = 1e12 only ~1.3x T = 1e6.
+///
+/// Errors: invalid input (see [`crate::Error`]), `t` not a positive finite number, bad ODE
+/// options, and solver failures (step limit, step-size underflow, non-finite state).
 pub fn gradient_flow(
     gram: MatRef<'_, f64>,
     labels: &[usize],
@@ -218,7 +210,7 @@ pub fn gradient_flow(
 /// to its own time.
 ///
 /// The flow is autonomous, so the segment `[t_{j-1}, t_j]` is integrated from its start with the
-/// log-time scale `t0 + t_{j-1}`: the same log-time grid as one integration from 0.
+/// log-time scale `t0 + t_{j-1}`: the log-time variable of one integration from 0, shifted.
 pub fn gradient_flow_path(
     gram: MatRef<'_, f64>,
     labels: &[usize],
@@ -254,9 +246,15 @@ pub fn gradient_flow_path(
             t0: t0 + start,
             ..opts.ode
         };
-        let stats = ode::integrate(&mut state, t - start, &seg, |_, b, db| {
-            rhs.eval(b, db);
-        }, |_, _| {})?;
+        let stats = ode::integrate(
+            &mut state,
+            t - start,
+            &seg,
+            |_, b, db| {
+                rhs.eval(b, db);
+            },
+            |_, _| {},
+        )?;
         steps += stats.steps;
         rhs_evals += stats.rhs_evals;
         start = t;

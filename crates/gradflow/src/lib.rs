@@ -18,7 +18,7 @@
 //!
 //! ```
 //! use faer::{Mat, Par, linalg::matmul::matmul, Accum};
-//! use imbalance_gradflow::{train, training_loss, logits, FlowOptions, Horizon};
+//! use imbalance_gradflow::{train, logits, FlowOptions, Horizon};
 //! use imbalance_losses::Method;
 //!
 //! // Six points in R^8, two classes (4 + 2), class mean +-e_0 plus a deterministic "noise".
@@ -115,6 +115,9 @@ pub struct FlowOptions {
     /// ODE solver options. The tolerances apply to the scaled dual `s * A` with
     /// `s = tr(Kmat) / n`, whose entries are in logit units. `t0 <= 0` (the default) means
     /// automatic: `t0 = n / lambda_max(Kmat)`, the fastest time scale of the early flow.
+    /// Accuracy against cost, measured (n = 1100, K = 10, CE, T = 1e6): rtol 1e-6 (default)
+    /// gives a relative error of `A` of 2e-7 with 200 RHS evaluations, 1e-5: 2e-6 / 146,
+    /// 1e-4: 1e-5 / 110, 1e-3: 6e-5 / 86.
     pub ode: OdeOptions,
     /// Tolerance of the max-margin solver: the largest violation of its KKT conditions, in units
     /// of the target margin 1 (> 0; default 1e-6).
@@ -178,16 +181,21 @@ pub fn train(
 /// # Panics
 /// If the shapes do not fit (`gram` not `n x n`, `labels` not of length `n`, `a` not
 /// `n x loss.k()`) or a label is `>= loss.k()`; [`train`] checks all of these for its input.
-pub fn training_loss(gram: MatRef<'_, f64>, labels: &[usize], loss: &Loss, a: MatRef<'_, f64>) -> f64 {
+pub fn training_loss(
+    gram: MatRef<'_, f64>,
+    labels: &[usize],
+    loss: &Loss,
+    a: MatRef<'_, f64>,
+) -> f64 {
     let n = gram.nrows();
     assert!(
         gram.ncols() == n && labels.len() == n && a.nrows() == n && a.ncols() == loss.k(),
         "training_loss: shape mismatch"
     );
-    let mut z = Mat::zeros(n, loss.k());
-    flow::gram_times(gram, a, 1.0, z.as_mut(), true);
+    let mut z = vec![0.0; n * loss.k()];
+    flow::sym_times(gram, a, 1.0, &mut z);
     let mut g = vec![0.0; n * loss.k()];
-    flow::gradients(z.as_ref(), labels, loss, &mut g) / n as f64
+    flow::gradients(&z, labels, loss, &mut g) / n as f64
 }
 
 /// Logits of new points: `kernel_rows` is `m x n` with entries `k(x_new_j, x_i)` (for the
@@ -203,9 +211,7 @@ pub fn logits(a: MatRef<'_, f64>, kernel_rows: MatRef<'_, f64>) -> Mat<f64> {
         kernel_rows.ncols(),
         a.nrows()
     );
-    let mut z = Mat::zeros(kernel_rows.nrows(), a.ncols());
-    flow::gram_times(kernel_rows, a, 1.0, z.as_mut(), false);
-    z
+    flow::rows_times(kernel_rows, a, 1.0)
 }
 
 /// Checks the user-facing input: `gram` square, non-empty, finite, symmetric with a

@@ -28,13 +28,30 @@ use crate::{Error, FlowOptions, Horizon, Result, SplitMix, Trained};
 /// Passes over one sample's block of K - 1 variables per visit (at most).
 const INNER_PASSES: usize = 16;
 
-/// The max-margin (T = infinity) solution for the per-class factors `delta` (length K; the
-/// loss's `Delta`, all ones for CE, LA, LDAM, wce): see the module docs of [`crate::train`].
+/// The T = infinity limit of gradient flow: the max-margin classifier
 ///
-/// Returns `A` with the problem's own scale (the smallest margin is 1). `steps` counts sweeps.
-/// Errors on invalid input, on a sample with `k(x, x) = 0` (infeasible), and when the KKT
-/// violation does not fall below `opts.qp_tol` within `opts.qp_max_sweeps` sweeps (the error
-/// says what violation was reached).
+/// ```text
+/// min |W|_F^2   subject to   Delta_{y_i} z_{i,y_i} - Delta_c z_{i,c} >= 1   for all i, c != y_i
+/// ```
+///
+/// for the per-class factors `delta` (length K: the loss's `Delta`, all ones for CE, LA, LDAM,
+/// wce; the additive terms and weights of a loss do not change this limit).
+///
+/// Solved in the dual: one variable `alpha_ic >= 0` per constraint, `W = A^T X` with
+/// `A_{i,y_i} = Delta_{y_i} sum_c alpha_ic` and `A_{i,c} = -Delta_c alpha_ic`, maximising
+/// `sum alpha - tr(A^T Kmat A) / 2`, by coordinate ascent with exact clipped Newton steps
+/// `alpha_ic += (1 - margin_ic) / ((Delta_y^2 + Delta_c^2) Kmat_ii)`. Samples are visited in a
+/// fresh pseudo-random order each sweep (fixed internal seed: deterministic), each sample's
+/// K - 1 variables a few passes in a row, keeping `Z = Kmat A` up to date (O(nK) per sample).
+/// It stops when the largest KKT violation (`max(0, 1 - margin)` where `alpha = 0`,
+/// `|1 - margin|` where `alpha > 0`: the projected gradient, in units of the target margin 1)
+/// is below `opts.qp_tol`, confirmed with `Z` recomputed from scratch.
+///
+/// Returns `A` at the problem's own scale (the smallest margins are 1); `steps` counts sweeps,
+/// `rhs_evals` is 0 and `final_loss` NaN. Errors on invalid input, on a sample with
+/// `k(x, x) = 0` (infeasible), and when the violation is still above `opts.qp_tol` after
+/// `opts.qp_max_sweeps` sweeps (the error reports the violation reached; one that does not
+/// shrink means the data are not separable).
 pub fn max_margin(
     gram: MatRef<'_, f64>,
     labels: &[usize],
@@ -132,11 +149,11 @@ pub fn max_margin(
         if violation < tol {
             // Confirm against Z recomputed from A (no accumulated round-off).
             let a = dual_matrix(&alpha, labels, delta, n);
-            let mut zm = Mat::zeros(n, k);
-            crate::flow::gram_times(gram, a.as_ref(), 1.0, zm.as_mut(), true);
+            let mut zr = vec![0.0; n * k];
+            crate::flow::sym_times(gram, a.as_ref(), 1.0, &mut zr);
             for c in 0..k {
                 for i in 0..n {
-                    z[c * n + i] = zm[(i, c)];
+                    z[c * n + i] = zr[i * k + c];
                 }
             }
             violation = max_violation(&z, &alpha, labels, delta, n);
@@ -160,11 +177,21 @@ pub fn max_margin(
 
 /// The KKT violation of one dual variable with objective gradient `grad = 1 - margin`.
 fn projected(grad: f64, alpha: f64) -> f64 {
-    if alpha > 0.0 { grad.abs() } else { grad.max(0.0) }
+    if alpha > 0.0 {
+        grad.abs()
+    } else {
+        grad.max(0.0)
+    }
 }
 
 /// The largest KKT violation over all constraints, from `z` (column-major) and `alpha`.
-pub(crate) fn max_violation(z: &[f64], alpha: &[f64], labels: &[usize], delta: &[f64], n: usize) -> f64 {
+pub(crate) fn max_violation(
+    z: &[f64],
+    alpha: &[f64],
+    labels: &[usize],
+    delta: &[f64],
+    n: usize,
+) -> f64 {
     let k = delta.len();
     let mut worst: f64 = 0.0;
     for i in 0..n {
@@ -183,7 +210,11 @@ fn dual_matrix(alpha: &[f64], labels: &[usize], delta: &[f64], n: usize) -> Mat<
     Mat::from_fn(n, k, |i, c| {
         let y = labels[i];
         if c == y {
-            delta[y] * (0..k).filter(|&c| c != y).map(|c| alpha[i * k + c]).sum::<f64>()
+            delta[y]
+                * (0..k)
+                    .filter(|&c| c != y)
+                    .map(|c| alpha[i * k + c])
+                    .sum::<f64>()
         } else {
             -delta[c] * alpha[i * k + c]
         }

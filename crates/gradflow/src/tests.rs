@@ -34,7 +34,9 @@ fn gram_of(x: MatRef<'_, f64>) -> Mat<f64> {
 }
 
 fn counts_of(labels: &[usize], k: usize) -> Vec<usize> {
-    (0..k).map(|c| labels.iter().filter(|&&l| l == c).count()).collect()
+    (0..k)
+        .map(|c| labels.iter().filter(|&&l| l == c).count())
+        .collect()
 }
 
 /// `tr(A1^T Kmat A2)`: the Frobenius inner product of `W1 = A1^T X` and `W2 = A2^T X`.
@@ -59,7 +61,10 @@ fn all_presets() -> Vec<Method> {
         Method::PostHoc { tau: 1.0 },
         Method::Cdt { gamma: 0.5 },
         Method::Ldam { c: 1.0 },
-        Method::Vs { gamma: 0.2, tau: 1.0 },
+        Method::Vs {
+            gamma: 0.2,
+            tau: 1.0,
+        },
     ]
 }
 
@@ -102,44 +107,76 @@ fn horizon_parses_and_round_trips() {
 
 #[test]
 fn horizon_rejects_bad_strings() {
-    for s in ["0", "-1", "-inf", "nan", "NaN", "abc", "", "1e4x", "1,5", "0.0"] {
+    for s in [
+        "0", "-1", "-inf", "nan", "NaN", "abc", "", "1e4x", "1,5", "0.0",
+    ] {
         let err = s.parse::<Horizon>().unwrap_err();
-        assert_eq!(err, Error::BadHorizon { value: s.to_string() });
+        assert_eq!(
+            err,
+            Error::BadHorizon {
+                value: s.to_string()
+            }
+        );
         let msg = err.to_string();
-        assert!(msg.contains("positive number") && msg.contains("inf"), "{msg}");
+        assert!(
+            msg.contains("positive number") && msg.contains("inf"),
+            "{msg}"
+        );
     }
 }
 
 // ---------------------------------------------------------------- dual GF = primal GD
 
 /// Primal gradient descent on W (K x p) from 0 with step `eta`, recorded at `times` (multiples
-/// of `eta`).
-fn primal_gd(x: MatRef<'_, f64>, labels: &[usize], loss: &Loss, times: &[f64], eta: f64) -> Vec<Mat<f64>> {
+/// of `eta`). Plain loops over a row-major copy of X: the steps are tiny, so call overhead
+/// would dominate.
+fn primal_gd(
+    x: MatRef<'_, f64>,
+    labels: &[usize],
+    loss: &Loss,
+    times: &[f64],
+    eta: f64,
+) -> Vec<Mat<f64>> {
     let (n, p, k) = (x.nrows(), x.ncols(), loss.k());
-    let mut w = Mat::<f64>::zeros(k, p);
-    let mut z = Mat::<f64>::zeros(n, k);
-    let mut g = Mat::<f64>::zeros(n, k);
+    let xr: Vec<f64> = (0..n)
+        .flat_map(|i| (0..p).map(move |j| x[(i, j)]))
+        .collect();
+    let mut w = vec![0.0; k * p]; // row-major K x p
     let (mut zi, mut gi) = (vec![0.0; k], vec![0.0; k]);
+    let mut grad = vec![0.0; k * p];
     let mut done = 0usize;
     let mut out = vec![];
     for &t in times {
         let target = (t / eta).round() as usize;
-        assert!(((target as f64) * eta - t).abs() < 1e-9 * t, "times must be multiples of eta");
+        assert!(
+            ((target as f64) * eta - t).abs() < 1e-9 * t,
+            "times must be multiples of eta"
+        );
         for _ in done..target {
-            matmul(z.as_mut(), Accum::Replace, x, w.transpose(), 1.0, Par::Seq);
+            grad.fill(0.0);
             for i in 0..n {
+                let xi = &xr[i * p..(i + 1) * p];
                 for c in 0..k {
-                    zi[c] = z[(i, c)];
+                    zi[c] = w[c * p..(c + 1) * p]
+                        .iter()
+                        .zip(xi)
+                        .map(|(a, b)| a * b)
+                        .sum();
                 }
                 loss.value_and_grad(&zi, labels[i], &mut gi);
                 for c in 0..k {
-                    g[(i, c)] = gi[c];
+                    for (gr, xv) in grad[c * p..(c + 1) * p].iter_mut().zip(xi) {
+                        *gr += gi[c] * xv;
+                    }
                 }
             }
-            matmul(w.as_mut(), Accum::Add, g.transpose(), x, -eta / n as f64, Par::Seq);
+            let step = eta / n as f64;
+            for (wv, gv) in w.iter_mut().zip(&grad) {
+                *wv -= step * gv;
+            }
         }
         done = target;
-        out.push(w.clone());
+        out.push(Mat::from_fn(k, p, |c, j| w[c * p + j]));
     }
     out
 }
@@ -148,12 +185,13 @@ fn rel_dist(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> f64 {
     (a - b).norm_l2() / b.norm_l2()
 }
 
-/// The dual flow must be the small-step limit of primal gradient descent. Forward Euler with
-/// step eta has a global error that is O(eta): of order (eta/2) * (lambda_max / n) * |W|
-/// accumulated over the transient, so with eta * lambda_max / n = 2e-3 the relative distance
-/// is ~1e-3 (we allow 5e-3). The stronger check: halving eta halves the distance (ratio
-/// 0.5 +- 0.1), and the Richardson extrapolation 2 W(eta/2) - W(eta), whose error is O(eta^2),
-/// lands within 1/20 of the Euler distance of the flow. The ODE runs at rtol 1e-10, far below.
+/// The dual flow must be the small-step limit of primal gradient descent on W = A^T X (explicit
+/// X, n = 30, p = 50, K = 3). Forward Euler with step eta has a global error O(eta): about
+/// (eta/2) * (lambda_max/n) relative over the fast transient, so with eta * lambda_max / n =
+/// 2e-3 the relative distance is below 1e-3 (measured 2e-5 .. 2.5e-4). The stronger checks:
+/// halving eta halves the distance (ratio 0.5 +- 0.02; measured 0.500), and the Richardson
+/// extrapolation 2 W(eta/2) - W(eta), whose error is O(eta^2) ~ (2e-3)^2, is within 1e-6 of the
+/// flow (measured 1e-9 .. 5e-8). The ODE runs at rtol 1e-10, far below all of these.
 fn check_gf_equals_gd(method: Method) {
     let (x, labels, gram) = mixture(&[15, 10, 5], 50, 2.0, 7);
     let loss = method.loss(&counts_of(&labels, 3)).unwrap();
@@ -161,18 +199,25 @@ fn check_gf_equals_gd(method: Method) {
     let t_first = 0.25;
     let eta_target = 2e-3 * n / lambda_max(gram.as_ref());
     let eta = t_first / (t_first / eta_target).round();
-    let times = [t_first, 2.5, 25.0];
+    let times = [t_first, 2.5, 10.0];
     let gf = gradient_flow_path(gram.as_ref(), &labels, &loss, &times, &tight()).unwrap();
     let gd1 = primal_gd(x.as_ref(), &labels, &loss, &times, eta);
     let gd2 = primal_gd(x.as_ref(), &labels, &loss, &times, eta / 2.0);
     for (j, &t) in times.iter().enumerate() {
         let w_gf = gf[j].a.transpose() * &x;
-        let (d1, d2) = (rel_dist(gd1[j].as_ref(), w_gf.as_ref()), rel_dist(gd2[j].as_ref(), w_gf.as_ref()));
+        let (d1, d2) = (
+            rel_dist(gd1[j].as_ref(), w_gf.as_ref()),
+            rel_dist(gd2[j].as_ref(), w_gf.as_ref()),
+        );
         let extrap = &gd2[j] * 2.0 - &gd1[j];
         let d_ex = rel_dist(extrap.as_ref(), w_gf.as_ref());
-        assert!(d1 < 5e-3, "{method} T={t}: |W_gd - W_gf| / |W_gf| = {d1}");
-        assert!((0.4..0.6).contains(&(d2 / d1)), "{method} T={t}: ratio {}", d2 / d1);
-        assert!(d_ex < d1 / 20.0, "{method} T={t}: extrapolated {d_ex} vs {d1}");
+        assert!(d1 < 1e-3, "{method} T={t}: |W_gd - W_gf| / |W_gf| = {d1}");
+        assert!(
+            (0.48..0.52).contains(&(d2 / d1)),
+            "{method} T={t}: ratio {}",
+            d2 / d1
+        );
+        assert!(d_ex < 1e-6, "{method} T={t}: extrapolated {d_ex} vs {d1}");
         assert!(w_gf.norm_l2() > 0.1, "the flow must have moved");
     }
 }
@@ -236,14 +281,25 @@ fn training_loss_never_increases() {
         .unwrap();
         assert_eq!(losses.len(), stats.steps + 1);
         for w in losses.windows(2) {
-            assert!(w[1] <= w[0] * (1.0 + 1e-12), "{method}: loss rose from {} to {}", w[0], w[1]);
+            assert!(
+                w[1] <= w[0] * (1.0 + 1e-12),
+                "{method}: loss rose from {} to {}",
+                w[0],
+                w[1]
+            );
         }
-        assert!(*losses.last().unwrap() < 1e-3 * zero, "{method}: final loss {losses:?}");
+        assert!(
+            *losses.last().unwrap() < 1e-3 * zero,
+            "{method}: final loss {losses:?}"
+        );
 
         let times = [0.1, 1.0, 10.0, 1e3, 1e5, 1e9];
         let path = gradient_flow_path(gram.as_ref(), &labels, &loss, &times, &opts).unwrap();
         for w in path.windows(2) {
-            assert!(w[1].final_loss <= w[0].final_loss * (1.0 + 1e-12), "{method}");
+            assert!(
+                w[1].final_loss <= w[0].final_loss * (1.0 + 1e-12),
+                "{method}"
+            );
             assert!(w[1].rhs_evals > w[0].rhs_evals && w[1].steps > w[0].steps);
         }
         assert!(path[0].final_loss < zero);
@@ -269,7 +325,10 @@ fn check_kkt(gram: MatRef<'_, f64>, labels: &[usize], delta: &[f64], a: MatRef<'
             let margin = delta[y] * z[(i, y)] - delta[c] * z[(i, c)];
             assert!(alpha >= 0.0, "alpha[{i},{c}] = {alpha}");
             assert!(margin >= 1.0 - tol, "margin[{i},{c}] = {margin}");
-            assert!(alpha * (margin - 1.0).abs() <= tol * alpha.max(1e-300), "slackness {i},{c}: {alpha} {margin}");
+            assert!(
+                alpha * (margin - 1.0).abs() <= tol * alpha.max(1e-300),
+                "slackness {i},{c}: {alpha} {margin}"
+            );
             if alpha > 0.0 {
                 active += 1;
             }
@@ -280,7 +339,10 @@ fn check_kkt(gram: MatRef<'_, f64>, labels: &[usize], delta: &[f64], a: MatRef<'
     }
     assert!(active > 0);
     let w2 = inner(gram, a, a);
-    assert!((w2 - sum_alpha).abs() < 10.0 * tol * w2, "duality gap: |W|^2 = {w2}, sum alpha = {sum_alpha}");
+    assert!(
+        (w2 - sum_alpha).abs() < 10.0 * tol * w2,
+        "duality gap: |W|^2 = {w2}, sum alpha = {sum_alpha}"
+    );
 }
 
 #[test]
@@ -319,7 +381,11 @@ fn max_margin_satisfies_constraints_and_kkt() {
     let opts = FlowOptions::default();
     let deltas = [
         Method::Ce.loss(&counts).unwrap().delta().to_vec(),
-        Method::Cdt { gamma: 0.5 }.loss(&counts).unwrap().delta().to_vec(),
+        Method::Cdt { gamma: 0.5 }
+            .loss(&counts)
+            .unwrap()
+            .delta()
+            .to_vec(),
         vec![0.3, 2.0, 1.0, 5.0],
     ];
     for delta in deltas {
@@ -345,11 +411,32 @@ fn gf_direction_approaches_max_margin() {
     let (_, labels, gram) = mixture(&[16, 8, 4], 60, 2.5, 5);
     let counts = counts_of(&labels, 3);
     let times = [1e2, 1e4, 1e8, 1e12];
-    for method in [Method::Ce, Method::Cdt { gamma: 0.5 }, Method::La { tau: 1.0 }, Method::Ldam { c: 1.0 }] {
+    for method in [
+        Method::Ce,
+        Method::Cdt { gamma: 0.5 },
+        Method::La { tau: 1.0 },
+        Method::Ldam { c: 1.0 },
+    ] {
         let loss = method.loss(&counts).unwrap();
-        let limit = max_margin(gram.as_ref(), &labels, loss.delta(), &FlowOptions::default()).unwrap();
-        let path = gradient_flow_path(gram.as_ref(), &labels, &loss, &times, &FlowOptions::default()).unwrap();
-        let cos: Vec<f64> = path.iter().map(|p| cosine(gram.as_ref(), p.a.as_ref(), limit.a.as_ref())).collect();
+        let limit = max_margin(
+            gram.as_ref(),
+            &labels,
+            loss.delta(),
+            &FlowOptions::default(),
+        )
+        .unwrap();
+        let path = gradient_flow_path(
+            gram.as_ref(),
+            &labels,
+            &loss,
+            &times,
+            &FlowOptions::default(),
+        )
+        .unwrap();
+        let cos: Vec<f64> = path
+            .iter()
+            .map(|p| cosine(gram.as_ref(), p.a.as_ref(), limit.a.as_ref()))
+            .collect();
         eprintln!("{method}: cosines {cos:?}");
         assert!(cos.windows(2).all(|w| w[1] > w[0]), "{method}: {cos:?}");
         assert!(cos[3] > 0.99, "{method}: {cos:?}");
@@ -364,7 +451,11 @@ fn gf_direction_approaches_max_margin() {
 fn long_horizon_costs_little_more() {
     let (_, labels, gram) = mixture(&[40, 10, 5], 100, 2.0, 13);
     let counts = counts_of(&labels, 3);
-    for method in [Method::Ce, Method::La { tau: 1.0 }, Method::Cdt { gamma: 0.5 }] {
+    for method in [
+        Method::Ce,
+        Method::La { tau: 1.0 },
+        Method::Cdt { gamma: 0.5 },
+    ] {
         let loss = method.loss(&counts).unwrap();
         let evals = |t: f64| {
             gradient_flow(gram.as_ref(), &labels, &loss, t, &FlowOptions::default())
@@ -373,7 +464,10 @@ fn long_horizon_costs_little_more() {
         };
         let (short, mid, long) = (evals(1e3), evals(1e6), evals(1e12));
         eprintln!("{method}: rhs_evals T=1e3 {short}, 1e6 {mid}, 1e12 {long}");
-        assert!(long < 3 * short, "{method}: T=1e12 took {long}, T=1e3 {short}");
+        assert!(
+            long < 3 * short,
+            "{method}: T=1e12 took {long}, T=1e3 {short}"
+        );
     }
 }
 
@@ -381,13 +475,14 @@ fn long_horizon_costs_little_more() {
 
 #[test]
 fn lambda_max_estimate_is_within_a_factor_two() {
-    // diag(1..=40) has lambda_max = 40; a rank-one plus identity has lambda_max = 1 + n.
+    // diag(1..=40) has lambda_max = 40; a rank-one plus identity has lambda_max = 1 + n, and
+    // the other eigenvalues are all 1, so 4 power iterations get it to ~(1/31)^8 relative.
     let d = Mat::from_fn(40, 40, |i, j| if i == j { (i + 1) as f64 } else { 0.0 });
     let l = lambda_max(d.as_ref());
     assert!((20.0..=40.0 + 1e-9).contains(&l), "{l}");
     let r = Mat::from_fn(30, 30, |i, j| 1.0 + if i == j { 1.0 } else { 0.0 });
     let l = lambda_max(r.as_ref());
-    assert!((l - 31.0).abs() < 1e-9, "{l}");
+    assert!((l - 31.0).abs() < 1e-6, "{l}");
 }
 
 #[test]
@@ -403,20 +498,89 @@ fn user_t0_gives_the_same_flow() {
 }
 
 #[test]
+fn a_path_matches_separate_solves() {
+    // One integration through several times equals separate integrations to each time, to
+    // the ODE tolerance (rtol 1e-10 here; the two use different step sequences).
+    let (_, labels, gram) = mixture(&[12, 6, 3], 40, 2.0, 37);
+    let loss = Method::Cdt { gamma: 0.5 }.loss(&[12, 6, 3]).unwrap();
+    let times = [0.5, 50.0, 5e4];
+    let path = gradient_flow_path(gram.as_ref(), &labels, &loss, &times, &tight()).unwrap();
+    for (p, &t) in path.iter().zip(&times) {
+        let single = gradient_flow(gram.as_ref(), &labels, &loss, t, &tight()).unwrap();
+        assert!(rel_dist(p.a.as_ref(), single.a.as_ref()) < 1e-8, "T = {t}");
+        assert_eq!(p.horizon, Horizon::Finite(t));
+    }
+    assert!(
+        gradient_flow_path(gram.as_ref(), &labels, &loss, &[], &tight())
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn any_gram_layout_gives_the_same_result() {
+    // A row-major view (the transpose of a symmetric column-major matrix) and a strided
+    // submatrix view give bit-identical results: the code reads the same numbers.
+    let (_, labels, gram) = mixture(&[10, 5, 3], 30, 2.0, 41);
+    let loss = Method::Ldam { c: 1.0 }.loss(&[10, 5, 3]).unwrap();
+    let n = labels.len();
+    let big = Mat::from_fn(n + 3, n + 5, |i, j| {
+        if i < n && j < n {
+            gram[(i, j)]
+        } else {
+            f64::NAN
+        }
+    });
+    let views = [
+        gram.as_ref(),
+        gram.as_ref().transpose(),
+        big.as_ref().submatrix(0, 0, n, n),
+    ];
+    let d = FlowOptions::default();
+    let gf: Vec<Mat<f64>> = views
+        .iter()
+        .map(|g| gradient_flow(*g, &labels, &loss, 100.0, &d).unwrap().a)
+        .collect();
+    let mm: Vec<Mat<f64>> = views
+        .iter()
+        .map(|g| max_margin(*g, &labels, loss.delta(), &d).unwrap().a)
+        .collect();
+    assert!(gf[1] == gf[0] && gf[2] == gf[0]);
+    assert!(mm[1] == mm[0] && mm[2] == mm[0]);
+}
+
+#[test]
 fn training_loss_and_logits_are_consistent() {
     let (x, labels, gram) = mixture(&[6, 4, 2], 20, 1.5, 19);
     let loss = Method::Ce.loss(&[6, 4, 2]).unwrap();
     // At A = 0 every logit is 0 and the CE loss is ln K.
     let zero = training_loss(gram.as_ref(), &labels, &loss, Mat::zeros(12, 3).as_ref());
     assert!((zero - 3f64.ln()).abs() < 1e-15);
-    let r = train(gram.as_ref(), &labels, &loss, Horizon::Finite(50.0), &FlowOptions::default()).unwrap();
+    let r = train(
+        gram.as_ref(),
+        &labels,
+        &loss,
+        Horizon::Finite(50.0),
+        &FlowOptions::default(),
+    )
+    .unwrap();
     assert_eq!(r.horizon, Horizon::Finite(50.0));
     assert!(r.final_loss < zero);
-    assert_eq!(r.final_loss, training_loss(gram.as_ref(), &labels, &loss, r.a.as_ref()));
+    assert_eq!(
+        r.final_loss,
+        training_loss(gram.as_ref(), &labels, &loss, r.a.as_ref())
+    );
     // Logits of new points from kernel rows equal W x_new with W = A^T X.
     let (x_new, _, _) = mixture(&[2, 2, 1], 20, 1.5, 23);
     let mut k_new = Mat::zeros(5, 12);
-    matmul(k_new.as_mut(), Accum::Replace, x_new.as_ref(), x.transpose(), 1.0, Par::Seq);
+    matmul(
+        k_new.as_mut(),
+        Accum::Replace,
+        x_new.as_ref(),
+        x.transpose(),
+        1.0,
+        Par::Seq,
+    );
     let z = logits(r.a.as_ref(), k_new.as_ref());
     let w = r.a.transpose() * &x;
     let direct = &x_new * w.transpose();
@@ -426,12 +590,24 @@ fn training_loss_and_logits_are_consistent() {
 #[test]
 fn results_do_not_depend_on_the_thread_count() {
     let (_, labels, gram) = mixture(&[300, 60, 20], 50, 2.0, 29);
-    let loss = Method::Ldam { c: 1.0 }.loss(&counts_of(&labels, 3)).unwrap();
+    let loss = Method::Ldam { c: 1.0 }
+        .loss(&counts_of(&labels, 3))
+        .unwrap();
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         pool.install(|| {
-            let gf = gradient_flow(gram.as_ref(), &labels, &loss, 1e4, &FlowOptions::default()).unwrap();
-            let mm = max_margin(gram.as_ref(), &labels, loss.delta(), &FlowOptions::default()).unwrap();
+            let gf =
+                gradient_flow(gram.as_ref(), &labels, &loss, 1e4, &FlowOptions::default()).unwrap();
+            let mm = max_margin(
+                gram.as_ref(),
+                &labels,
+                loss.delta(),
+                &FlowOptions::default(),
+            )
+            .unwrap();
             (gf, mm)
         })
     };
@@ -451,22 +627,49 @@ fn rejects_bad_shapes_and_labels() {
     let go = |g: MatRef<'_, f64>, l: &[usize], h: Horizon| train(g, l, &loss, h, &opts).map(|_| ());
     for h in [Horizon::Finite(10.0), Horizon::Infinite] {
         let rect = Mat::<f64>::zeros(5, 4);
-        assert_eq!(go(rect.as_ref(), &labels, h), Err(Error::GramNotSquare { rows: 5, cols: 4 }));
-        assert_eq!(go(Mat::<f64>::zeros(0, 0).as_ref(), &[], h), Err(Error::Empty));
-        assert_eq!(go(gram.as_ref(), &labels[..4], h), Err(Error::LabelCount { labels: 4, n: 5 }));
+        assert_eq!(
+            go(rect.as_ref(), &labels, h),
+            Err(Error::GramNotSquare { rows: 5, cols: 4 })
+        );
+        assert_eq!(
+            go(Mat::<f64>::zeros(0, 0).as_ref(), &[], h),
+            Err(Error::Empty)
+        );
+        assert_eq!(
+            go(gram.as_ref(), &labels[..4], h),
+            Err(Error::LabelCount { labels: 4, n: 5 })
+        );
         let bad = [0, 1, 2, 0, 1];
-        assert_eq!(go(gram.as_ref(), &bad, h), Err(Error::LabelOutOfRange { index: 2, label: 2, k: 2 }));
+        assert_eq!(
+            go(gram.as_ref(), &bad, h),
+            Err(Error::LabelOutOfRange {
+                index: 2,
+                label: 2,
+                k: 2
+            })
+        );
         let mut nan = gram.clone();
         nan[(1, 3)] = f64::NAN;
-        assert!(matches!(go(nan.as_ref(), &labels, h), Err(Error::BadGram { .. })));
+        assert!(matches!(
+            go(nan.as_ref(), &labels, h),
+            Err(Error::BadGram { .. })
+        ));
         let mut asym = gram.clone();
         asym[(0, 4)] += 1.0;
-        assert!(matches!(go(asym.as_ref(), &labels, h), Err(Error::BadGram { row: 0, col: 4, .. })));
+        assert!(matches!(
+            go(asym.as_ref(), &labels, h),
+            Err(Error::BadGram { row: 0, col: 4, .. })
+        ));
         let mut neg = gram.clone();
         neg[(2, 2)] = -1.0;
-        assert!(matches!(go(neg.as_ref(), &labels, h), Err(Error::BadGram { row: 2, col: 2, .. })));
+        assert!(matches!(
+            go(neg.as_ref(), &labels, h),
+            Err(Error::BadGram { row: 2, col: 2, .. })
+        ));
     }
-    let msg = go(gram.as_ref(), &[0, 1, 2, 0, 1], Horizon::Infinite).unwrap_err().to_string();
+    let msg = go(gram.as_ref(), &[0, 1, 2, 0, 1], Horizon::Infinite)
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("sample 2") && msg.contains("K = 2"), "{msg}");
 }
 
@@ -477,8 +680,20 @@ fn rejects_bad_times_and_options() {
     let g = gram.as_ref();
     let d = FlowOptions::default();
     for t in [0.0, -1.0, f64::NAN, f64::INFINITY] {
-        assert!(matches!(train(g, &labels, &loss, Horizon::Finite(t), &d), Err(Error::BadTime { .. })), "{t}");
-        assert!(matches!(gradient_flow(g, &labels, &loss, t, &d), Err(Error::BadTime { .. })), "{t}");
+        assert!(
+            matches!(
+                train(g, &labels, &loss, Horizon::Finite(t), &d),
+                Err(Error::BadTime { .. })
+            ),
+            "{t}"
+        );
+        assert!(
+            matches!(
+                gradient_flow(g, &labels, &loss, t, &d),
+                Err(Error::BadTime { .. })
+            ),
+            "{t}"
+        );
     }
     assert!(matches!(
         gradient_flow_path(g, &labels, &loss, &[10.0, 5.0], &d),
@@ -487,10 +702,34 @@ fn rejects_bad_times_and_options() {
     let with_ode = |ode: OdeOptions| FlowOptions { ode, ..d };
     for (name, o) in [
         ("rtol", with_ode(OdeOptions { rtol: 0.0, ..d.ode })),
-        ("atol", with_ode(OdeOptions { atol: -1.0, ..d.ode })),
-        ("t0", with_ode(OdeOptions { t0: f64::NAN, ..d.ode })),
-        ("t0", with_ode(OdeOptions { t0: f64::INFINITY, ..d.ode })),
-        ("max_steps", with_ode(OdeOptions { max_steps: 0, ..d.ode })),
+        (
+            "atol",
+            with_ode(OdeOptions {
+                atol: -1.0,
+                ..d.ode
+            }),
+        ),
+        (
+            "t0",
+            with_ode(OdeOptions {
+                t0: f64::NAN,
+                ..d.ode
+            }),
+        ),
+        (
+            "t0",
+            with_ode(OdeOptions {
+                t0: f64::INFINITY,
+                ..d.ode
+            }),
+        ),
+        (
+            "max_steps",
+            with_ode(OdeOptions {
+                max_steps: 0,
+                ..d.ode
+            }),
+        ),
     ] {
         match gradient_flow(g, &labels, &loss, 10.0, &o) {
             Err(Error::BadOption { name: got, .. }) => assert_eq!(got, name),
@@ -498,21 +737,59 @@ fn rejects_bad_times_and_options() {
         }
     }
     // t0 <= 0 is "automatic", not an error.
-    assert!(gradient_flow(g, &labels, &loss, 10.0, &with_ode(OdeOptions { t0: -1.0, ..d.ode })).is_ok());
-    let few = with_ode(OdeOptions { max_steps: 2, ..d.ode });
-    assert!(matches!(gradient_flow(g, &labels, &loss, 1e6, &few), Err(Error::TooManySteps { max_steps: 2, .. })));
+    assert!(
+        gradient_flow(
+            g,
+            &labels,
+            &loss,
+            10.0,
+            &with_ode(OdeOptions { t0: -1.0, ..d.ode })
+        )
+        .is_ok()
+    );
+    let few = with_ode(OdeOptions {
+        max_steps: 2,
+        ..d.ode
+    });
+    assert!(matches!(
+        gradient_flow(g, &labels, &loss, 1e6, &few),
+        Err(Error::TooManySteps { max_steps: 2, .. })
+    ));
     for (name, o) in [
         ("qp_tol", FlowOptions { qp_tol: 0.0, ..d }),
-        ("qp_tol", FlowOptions { qp_tol: f64::NAN, ..d }),
-        ("qp_max_sweeps", FlowOptions { qp_max_sweeps: 0, ..d }),
+        (
+            "qp_tol",
+            FlowOptions {
+                qp_tol: f64::NAN,
+                ..d
+            },
+        ),
+        (
+            "qp_max_sweeps",
+            FlowOptions {
+                qp_max_sweeps: 0,
+                ..d
+            },
+        ),
     ] {
         match max_margin(g, &labels, &[1.0, 1.0], &o) {
             Err(Error::BadOption { name: got, .. }) => assert_eq!(got, name),
             other => panic!("{name}: {other:?}"),
         }
     }
-    for delta in [vec![1.0], vec![1.0, 0.0], vec![1.0, -2.0], vec![f64::NAN, 1.0]] {
-        assert!(matches!(max_margin(g, &labels, &delta, &d), Err(Error::BadDelta { .. })), "{delta:?}");
+    for delta in [
+        vec![1.0],
+        vec![1.0, 0.0],
+        vec![1.0, -2.0],
+        vec![f64::NAN, 1.0],
+    ] {
+        assert!(
+            matches!(
+                max_margin(g, &labels, &delta, &d),
+                Err(Error::BadDelta { .. })
+            ),
+            "{delta:?}"
+        );
     }
 }
 
@@ -522,12 +799,24 @@ fn max_margin_reports_failure() {
     let mut gram = Mat::<f64>::identity(3, 3);
     gram[(1, 1)] = 0.0;
     let d = FlowOptions::default();
-    assert_eq!(max_margin(gram.as_ref(), &[0, 1, 0], &[1.0, 1.0], &d).unwrap_err(), Error::Infeasible { index: 1 });
+    assert_eq!(
+        max_margin(gram.as_ref(), &[0, 1, 0], &[1.0, 1.0], &d).unwrap_err(),
+        Error::Infeasible { index: 1 }
+    );
     // The same point with two labels: not separable, the dual is unbounded.
     let twins = Mat::from_fn(2, 2, |_, _| 1.0);
-    let opts = FlowOptions { qp_max_sweeps: 50, ..d };
+    let opts = FlowOptions {
+        qp_max_sweeps: 50,
+        ..d
+    };
     match max_margin(twins.as_ref(), &[0, 1], &[1.0, 1.0], &opts) {
-        Err(e @ Error::QpNotConverged { sweeps: 50, violation, .. }) => {
+        Err(
+            e @ Error::QpNotConverged {
+                sweeps: 50,
+                violation,
+                ..
+            },
+        ) => {
             assert!(violation > 1e-6);
             assert!(e.to_string().contains("not converge"), "{e}");
         }
@@ -535,7 +824,11 @@ fn max_margin_reports_failure() {
     }
     // Too few sweeps for a real problem: the violation reached is reported.
     let (_, labels, gram) = mixture(&[30, 10], 40, 1.0, 2);
-    let one = FlowOptions { qp_max_sweeps: 1, qp_tol: 1e-12, ..d };
+    let one = FlowOptions {
+        qp_max_sweeps: 1,
+        qp_tol: 1e-12,
+        ..d
+    };
     assert!(matches!(
         max_margin(gram.as_ref(), &labels, &[1.0, 1.0], &one),
         Err(Error::QpNotConverged { sweeps: 1, .. })
@@ -544,64 +837,3 @@ fn max_margin_reports_failure() {
 
 // ---------------------------------------------------------------- the per-sample kernel
 
-/// The crate's own loss kernel must agree with `Loss::value_and_grad` (the reference of the
-/// losses crate) wherever that one is accurate, and stay accurate where the true class
-/// dominates (there `1 - softmax_y` cancels in the reference).
-#[test]
-fn sample_kernel_matches_the_losses_crate() {
-    let counts = [50, 20, 5, 2];
-    let mut rng = Pcg64::seed_from_u64(31);
-    let (mut g1, mut g2, mut u) = ([0.0; 4], [0.0; 4], [0.0; 4]);
-    for method in all_presets() {
-        let loss = method.loss(&counts).unwrap();
-        for _ in 0..2000 {
-            let scale: f64 = [0.1, 1.0, 10.0][rng.random_range(0..3usize)];
-            let z: Vec<f64> = (0..4).map(|_| scale * rng.sample::<f64, _>(StandardNormal)).collect();
-            let y = rng.random_range(0..4usize);
-            let v1 = loss.value_and_grad(&z, y, &mut g1);
-            let v2 = flow::sample_loss_grad(&loss, &z, y, &mut u, &mut g2);
-            // Both are within a few ulps of the exact values, relative to the loss and to the
-            // largest gradient entry.
-            // The reference's ln(sum) and 1 - softmax_y carry absolute errors of a few 1e-16
-            // (times omega_y Delta_y <= ~5 here).
-            assert!((v1 - v2).abs() <= 1e-14 * v1.abs() + 2e-15, "{method}: {v1} vs {v2}");
-            let gmax = g1.iter().fold(0.0f64, |m, g| m.max(g.abs()));
-            for c in 0..4 {
-                assert!((g1[c] - g2[c]).abs() <= 1e-14 * gmax + 2e-15, "{method} {c}: {g1:?} vs {g2:?}");
-            }
-        }
-    }
-    // A confidently right sample: K = 2 CE with margin d has loss ln(1 + e^-d) and true-class
-    // gradient -e^-d / (1 + e^-d); at d = 40 both are 4.248e-18 to 16 digits (e^-40 squared is
-    // negligible), which 1 - softmax cannot resolve.
-    let loss = Method::Ce.loss(&[1, 1]).unwrap();
-    let (mut g, mut u) = ([0.0; 2], [0.0; 2]);
-    let v = flow::sample_loss_grad(&loss, &[40.0, 0.0], 0, &mut u, &mut g);
-    let e = (-40f64).exp();
-    assert!((v - e).abs() < 1e-15 * e && (g[0] + e).abs() < 1e-15 * e && (g[1] - e).abs() < 1e-15 * e);
-    // Far-underflowing terms are exactly 0, not NaN.
-    let v = flow::sample_loss_grad(&loss, &[2000.0, 0.0], 0, &mut u, &mut g);
-    assert_eq!((v, g), (0.0, [0.0, 0.0]));
-}
-
-#[test]
-#[ignore]
-fn experiment_step_sizes() {
-    let counts = [200, 200, 200, 200, 200, 20, 20, 20, 20, 20];
-    let (_, labels, gram) = mixture(&counts, 20000, 10.0, 1);
-    let n = labels.len();
-    let loss = Method::Ce.loss(&counts).unwrap();
-    let lmax = lambda_max(gram.as_ref());
-    for rtol in [1e-6, 1e-4] {
-        for mult in [0.3, 1.0, 3.0, 10.0] {
-            let t0 = mult * n as f64 / lmax;
-            let mut rhs = Rhs::new(gram.as_ref(), &labels, &loss);
-            let mut state = vec![0.0; n * 10];
-            let mut us = vec![];
-            let opts = OdeOptions { rtol, atol: 1e-9, t0, max_steps: 100000 };
-            let stats = ode::integrate(&mut state, 1e6, &opts, |_, b, db| { rhs.eval(b, db); }, |t, _| us.push((t / t0).ln_1p())).unwrap();
-            let hs: Vec<String> = us.windows(2).map(|w| format!("{:.2}", w[1] - w[0])).collect();
-            eprintln!("rtol {rtol} t0 {t0:.3e} ({mult} n/lmax): evals {} steps {} rejected {}; u steps {}", stats.rhs_evals, stats.steps, stats.rejected, hs.join(" "));
-        }
-    }
-}

@@ -131,29 +131,48 @@ impl Loss {
     /// `grad_c = omega_y * Delta_c * (softmax(U)_c - [c = y])`.
     ///
     /// Stable for any finite logits (log-sum-exp with the maximum subtracted): logits of size
-    /// 1e6 give finite values. Panics if `z`, `grad` do not have length K or `y >= K`
+    /// 1e6 give finite values. Accurate when the true class dominates, which is the whole late
+    /// phase of gradient flow: `1 - softmax(U)_y` is computed as the sum of the other terms, not
+    /// as a difference of numbers near 1, and the loss as `ln_1p` of that sum, so losses far
+    /// below 1e-16 keep their digits. Panics if `z`, `grad` do not have length K or `y >= K`
     /// (internal shape errors).
+    #[inline]
     pub fn value_and_grad(&self, z: &[f64], y: usize, grad: &mut [f64]) -> f64 {
         let k = self.k();
         assert!(z.len() == k && grad.len() == k && y < k, "shape mismatch");
-        // `grad` holds U, then exp(U - max), then the gradient.
+        // `grad` holds U, then exp(U - max U), then the gradient.
         self.adjusted(z, y, grad);
         let umax = grad.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let u_y = grad[y];
-        let mut sum = 0.0;
-        for g in grad.iter_mut() {
-            *g = (*g - umax).exp();
-            sum += *g;
+        let mut others = 0.0;
+        for (c, g) in grad.iter_mut().enumerate() {
+            *g = exp_or_zero(*g - umax);
+            if c != y {
+                others += *g;
+            }
         }
-        // -log softmax(U)_y = logsumexp(U) - U_y, computed without cancellation when U_y is max.
-        let value = self.omega[y] * ((umax - u_y) + sum.ln());
+        let sum = grad[y] + others;
+        let omega = self.omega[y];
+        let value = if u_y == umax {
+            // sum = 1 + others.
+            omega * others.ln_1p()
+        } else {
+            omega * ((umax - u_y) + sum.ln())
+        };
+        let scale = omega / sum;
         for c in 0..k {
-            let p = grad[c] / sum;
-            let target = if c == y { 1.0 } else { 0.0 };
-            grad[c] = self.omega[y] * self.delta[c] * (p - target);
+            grad[c] *= scale * self.delta[c];
         }
+        grad[y] = -scale * self.delta[y] * others;
         value
     }
+}
+
+/// `exp(x)`, with arguments below the smallest normal result mapped to 0 directly: the
+/// subnormal path of `exp` is slow, and late in training most softmax terms are that small.
+#[inline]
+fn exp_or_zero(x: f64) -> f64 {
+    if x < -708.0 { 0.0 } else { x.exp() }
 }
 
 /// Cui et al.'s class-balanced weights `(1 - b) / (1 - b^{n_y})`, normalised to sum to K.

@@ -201,3 +201,19 @@ fn custom_loss_components_are_validated() {
     assert!(Loss::new(d, i, m, vec![1.0, -1.0, 1.0]).is_err());
     assert!(Loss::new(vec![1.0], vec![0.0], vec![0.0], vec![1.0]).is_err());
 }
+
+#[test]
+fn tiny_losses_keep_their_digits() {
+    // K = 2 CE with logit gap d has loss ln(1 + e^-d) and true-class gradient
+    // -e^-d / (1 + e^-d); at d = 40 both equal e^-40 = 4.248e-18 to 16 digits (e^-80 is
+    // negligible), which a `1 - softmax_y` difference could not resolve at all.
+    let loss = Method::Ce.loss(&[1, 1]).unwrap();
+    let mut g = [0.0; 2];
+    let v = loss.value_and_grad(&[40.0, 0.0], 0, &mut g);
+    let e = (-40f64).exp();
+    assert!((v - e).abs() < 1e-15 * e, "{v} vs {e}");
+    assert!((g[0] + e).abs() < 1e-15 * e && (g[1] - e).abs() < 1e-15 * e, "{g:?}");
+    // Far-underflowing terms are exactly 0, not NaN.
+    let v = loss.value_and_grad(&[2000.0, 0.0], 0, &mut g);
+    assert_eq!((v, g), (0.0, [0.0, 0.0]));
+}
