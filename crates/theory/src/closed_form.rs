@@ -61,7 +61,10 @@ pub fn closed_form_infinite(stats: &MixtureStats, method: &Method) -> Result<Vec
     let (s, sigma, p) = check(stats, method)?;
     let counts: Vec<f64> = stats.counts().iter().map(|&c| c as f64).collect();
     let k = counts.len();
-    let lambda: Vec<f64> = counts.iter().map(|n| sigma * sigma * p + n * s * s).collect();
+    let lambda: Vec<f64> = counts
+        .iter()
+        .map(|n| sigma * sigma * p + n * s * s)
+        .collect();
     Ok((0..k)
         .map(|y| {
             let a = counts[y] * s * s / lambda[y];

@@ -63,7 +63,13 @@ impl Default for GenzOptions {
 impl GenzOptions {
     /// Checks every option; the error names the first bad one.
     pub fn validate(&self) -> Result<()> {
-        let bad = |name, value: f64, allowed| Err(Error::BadValue { name, value, allowed });
+        let bad = |name, value: f64, allowed| {
+            Err(Error::BadValue {
+                name,
+                value,
+                allowed,
+            })
+        };
         if !(self.abs_tol > 0.0 && self.abs_tol.is_finite()) {
             return bad("abs_tol", self.abs_tol, "a finite number > 0");
         }
@@ -74,7 +80,11 @@ impl GenzOptions {
             return bad("min_points", 0.0, "at least 1");
         }
         if self.max_points < self.min_points.saturating_mul(self.shifts) {
-            return bad("max_points", self.max_points as f64, "at least min_points * shifts");
+            return bad(
+                "max_points",
+                self.max_points as f64,
+                "at least min_points * shifts",
+            );
         }
         if !(self.singular_tol > 0.0 && self.singular_tol <= 1e-2) {
             return bad("singular_tol", self.singular_tol, "a number in (0, 1e-2]");
@@ -102,7 +112,11 @@ fn primes(n: usize) -> Vec<u64> {
     let mut out: Vec<u64> = Vec::with_capacity(n);
     let mut c = 2u64;
     while out.len() < n {
-        if out.iter().take_while(|&&p| p * p <= c).all(|&p| c % p != 0) {
+        if out
+            .iter()
+            .take_while(|&&p| p * p <= c)
+            .all(|&p| !c.is_multiple_of(p))
+        {
             out.push(c);
         }
         c += 1;
@@ -261,23 +275,23 @@ fn one_factor_loadings(corr: &[f64], m: usize) -> Option<Vec<f64>> {
         vec![0.0; m]
     } else {
         // b_p^2 = R_pq R_pr / R_qr for the r with the largest |R_pr R_qr|.
-        let r = (0..m)
-            .filter(|&r| r != p && r != q)
-            .max_by(|&x, &y| {
-                (corr[p * m + x] * corr[q * m + x])
-                    .abs()
-                    .total_cmp(&(corr[p * m + y] * corr[q * m + y]).abs())
-            })?;
+        let r = (0..m).filter(|&r| r != p && r != q).max_by(|&x, &y| {
+            (corr[p * m + x] * corr[q * m + x])
+                .abs()
+                .total_cmp(&(corr[p * m + y] * corr[q * m + y]).abs())
+        })?;
         let (rpq, rpr, rqr) = (corr[p * m + q], corr[p * m + r], corr[q * m + r]);
         if rqr.abs() <= TOL {
             return None;
         }
         let bp2 = rpq * rpr / rqr;
-        if !(bp2 > 0.0) {
+        if bp2.is_nan() || bp2 <= 0.0 {
             return None;
         }
         let bp = bp2.sqrt();
-        (0..m).map(|j| if j == p { bp } else { corr[p * m + j] / bp }).collect()
+        (0..m)
+            .map(|j| if j == p { bp } else { corr[p * m + j] / bp })
+            .collect()
     };
     for i in 0..m {
         if b[i] * b[i] > 1.0 + TOL {
@@ -396,7 +410,10 @@ fn factorise(lower: &[f64], corr: &[f64], m: usize, tol: f64) -> Result<Factor> 
         } else {
             let row = &lr[i * rank..(i + 1) * rank];
             let norm = row.iter().map(|x| x * x).sum::<f64>().sqrt();
-            match (0..rank).rev().find(|&j| row[j].abs() > 1e-10 * norm.max(1e-300)) {
+            match (0..rank)
+                .rev()
+                .find(|&j| row[j].abs() > 1e-10 * norm.max(1e-300))
+            {
                 Some(j) => attach[j].push(i),
                 // A row of zeros cannot occur for a unit-variance variable (its squared norm is
                 // 1 - residual), but keep the logic total: a deterministic zero must be > lower.
@@ -483,7 +500,10 @@ fn genz(lower: &[f64], corr: &[f64], m: usize, opts: &GenzOptions) -> Result<(f6
         return Ok((e0, 0.0));
     }
     let dim = f.rank - 1;
-    let q: Vec<f64> = primes(dim).iter().map(|&p| (p as f64).sqrt().fract()).collect();
+    let q: Vec<f64> = primes(dim)
+        .iter()
+        .map(|&p| (p as f64).sqrt().fract())
+        .collect();
     let mut rng = SplitMix64(opts.seed);
     let shifts: Vec<Vec<f64>> = (0..opts.shifts)
         .map(|_| (0..dim).map(|_| rng.next_f64()).collect())

@@ -25,13 +25,15 @@ use imbalance_gradflow::Horizon;
 use imbalance_gradflow::ode::{OdeOptions, integrate};
 use imbalance_losses::Method;
 
+use rayon::prelude::*;
+
 use crate::genz::{GenzOptions, class_error};
 use crate::{Error, MixtureStats, Result};
 
 /// Options of [`predict`] and of everything built on it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PredictOptions {
-    /// Relative tolerance of the ODE solver, > 0. Default 1e-7.
+    /// Relative tolerance of the ODE solver, > 0. Default 1e-6.
     pub rtol: f64,
     /// Absolute tolerance of the ODE solver on the training logits (the state is scaled so that
     /// it is of the size of the logits), >= 0. Default 1e-9.
@@ -49,12 +51,35 @@ pub struct PredictOptions {
 impl Default for PredictOptions {
     fn default() -> Self {
         Self {
-            rtol: 1e-7,
+            rtol: 1e-6,
             atol: 1e-9,
             max_steps: 100_000,
             genz: GenzOptions::default(),
             refinement: true,
         }
+    }
+}
+
+impl PredictOptions {
+    /// Checks every option; the error names the first bad one.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |name, value: f64, allowed| {
+            Err(Error::BadValue {
+                name,
+                value,
+                allowed,
+            })
+        };
+        if !(self.rtol > 0.0 && self.rtol.is_finite()) {
+            return bad("rtol", self.rtol, "a finite number > 0");
+        }
+        if !(self.atol >= 0.0 && self.atol.is_finite()) {
+            return bad("atol", self.atol, "a finite number >= 0");
+        }
+        if self.max_steps == 0 {
+            return bad("max_steps", 0.0, "at least 1");
+        }
+        self.genz.validate()
     }
 }
 
@@ -96,6 +121,7 @@ fn logit_map(stats: &MixtureStats) -> (Vec<f64>, f64) {
     (g, lambda)
 }
 
+#[cfg(test)]
 /// Training logits `z^(c)` (rows of the K x K result) of the dual `a` (rows `a^(c)`).
 pub(crate) fn training_logits(stats: &MixtureStats, a: &[f64]) -> Vec<f64> {
     let k = stats.k();
@@ -114,6 +140,7 @@ pub(crate) fn training_logits(stats: &MixtureStats, a: &[f64]) -> Vec<f64> {
     z
 }
 
+#[cfg(test)]
 /// The inner product of two duals as weight matrices, `<W_a, W_b>_F` in the mean field:
 /// `sum_c n_c a^(c) . z_b^(c)`.
 pub(crate) fn weight_inner(stats: &MixtureStats, a: &[f64], b: &[f64]) -> f64 {
@@ -128,10 +155,19 @@ pub(crate) fn weight_inner(stats: &MixtureStats, a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// The mean-field dual after gradient flow to time `t_end` (finite), K x K row-major.
-fn flow_dual(stats: &MixtureStats, method: &Method, t_end: f64, opts: &PredictOptions) -> Result<Vec<f64>> {
+///
+/// When the mean Gram matrix is diagonal the K classes decouple (`z^(c)` depends on `a^(c)`
+/// only) and exchangeable classes follow the same equation up to a swap of two coordinates:
+/// then one K-dimensional ODE per group of exchangeable classes is solved instead of the
+/// K^2-dimensional system.
+fn flow_dual(
+    stats: &MixtureStats,
+    method: &Method,
+    t_end: f64,
+    opts: &PredictOptions,
+) -> Result<Vec<f64>> {
     let k = stats.k();
     let loss = method.loss(stats.counts())?;
-    let delta = loss.delta().to_vec();
     let (mut g, lambda) = logit_map(stats);
     g.iter_mut().for_each(|v| *v /= lambda);
     let n = stats.n() as f64;
@@ -143,11 +179,52 @@ fn flow_dual(stats: &MixtureStats, method: &Method, t_end: f64, opts: &PredictOp
         max_steps: opts.max_steps,
         t0: 1.0 / rate,
     };
-    let mut state = vec![0.0; k * k];
     let mut z = vec![0.0; k];
     let mut grad = vec![0.0; k];
+    let m = stats.mean_gram();
+    let diagonal = (0..k * k).all(|ij| ij / k == ij % k || m[ij] == 0.0);
+    let mut a = vec![0.0; k * k];
+    if diagonal {
+        let groups = stats.exchangeable_groups();
+        for r in 0..k {
+            if groups[r] != r {
+                continue;
+            }
+            let grr = g[r * k + r];
+            let mut state = vec![0.0; k];
+            integrate(
+                &mut state,
+                t_end,
+                &ode,
+                |_, b, db| {
+                    for j in 0..k {
+                        z[j] = grr * b[j];
+                    }
+                    loss.value_and_grad(&z, r, &mut grad);
+                    for j in 0..k {
+                        db[j] = -rate * grad[j];
+                    }
+                },
+                |_, _| {},
+            )?;
+            for c in (r..k).filter(|&c| groups[c] == r) {
+                // a^(c) is a^(r) with coordinates r and c swapped.
+                for j in 0..k {
+                    let src = if j == c {
+                        r
+                    } else if j == r {
+                        c
+                    } else {
+                        j
+                    };
+                    a[c * k + j] = state[src] / lambda;
+                }
+            }
+        }
+        return Ok(a);
+    }
     integrate(
-        &mut state,
+        &mut a,
         t_end,
         &ode,
         |_, b, db| {
@@ -163,11 +240,6 @@ fn flow_dual(stats: &MixtureStats, method: &Method, t_end: f64, opts: &PredictOp
                     }
                 }
                 loss.value_and_grad(&z, c, &mut grad);
-                // The true-class entry omega Delta_c (p_c - 1) cancels catastrophically once
-                // p_c is within 1e-16 of 1 (margins > ~35, T > ~1e14); rebuild it from the
-                // others: p_c - 1 = -sum_{j != c} p_j.
-                let others: f64 = (0..k).filter(|&j| j != c).map(|j| grad[j] / delta[j]).sum();
-                grad[c] = -delta[c] * others;
                 for j in 0..k {
                     db[c * k + j] = -rate * grad[j];
                 }
@@ -175,8 +247,8 @@ fn flow_dual(stats: &MixtureStats, method: &Method, t_end: f64, opts: &PredictOp
         },
         |_, _| {},
     )?;
-    state.iter_mut().for_each(|v| *v /= lambda);
-    Ok(state)
+    a.iter_mut().for_each(|v| *v /= lambda);
+    Ok(a)
 }
 
 /// Cholesky solve of the s x s system `h x = b` (h symmetric positive definite), in place.
@@ -221,7 +293,10 @@ fn cholesky_solve(h: &mut [f64], b: &mut [f64], s: usize) -> bool {
 /// the Lawson-Hanson active-set method. Returns the solution.
 fn nonneg_qp(h: &[f64], b: &[f64]) -> Result<Vec<f64>> {
     let dim = b.len();
-    let tol = 1e-13 * b.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(f64::MIN_POSITIVE);
+    let tol = 1e-13
+        * b.iter()
+            .fold(0.0f64, |m, v| m.max(v.abs()))
+            .max(f64::MIN_POSITIVE);
     let mut x = vec![0.0; dim];
     let mut passive = vec![false; dim];
     let max_iter = 10 * dim + 100;
@@ -309,7 +384,13 @@ fn nonneg_qp(h: &[f64], b: &[f64]) -> Result<Vec<f64>> {
     let w = gradient(&x);
     let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     let violation = (0..dim)
-        .map(|j| if passive[j] { w[j].abs() } else { w[j].max(0.0) })
+        .map(|j| {
+            if passive[j] {
+                w[j].abs()
+            } else {
+                w[j].max(0.0)
+            }
+        })
         .fold(0.0, f64::max);
     if violation > 1e-9 * scale {
         return Err(Error::QpNotConverged {
@@ -398,6 +479,7 @@ pub fn mean_field_dual(
     horizon: Horizon,
     opts: &PredictOptions,
 ) -> Result<Vec<f64>> {
+    opts.validate()?;
     match horizon {
         Horizon::Finite(t) => flow_dual(stats, method, t, opts),
         Horizon::Infinite => {
@@ -417,7 +499,11 @@ pub fn mean_field_dual(
 /// `S_y = sum_{c,c'} n_c n_c' (mu_c^T Sigma_y mu_c') a^(c) a^(c')^T
 ///        + sum_c n_c tr(Sigma_c Sigma_y) a^(c) a^(c)^T
 ///        [+ sum_c n_c (mu_y^T Sigma_c mu_y) a^(c) a^(c)^T   with the refinement]`.
-pub fn logit_law(stats: &MixtureStats, a: &[f64], refinement: bool) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+pub fn logit_law(
+    stats: &MixtureStats,
+    a: &[f64],
+    refinement: bool,
+) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
     let k = stats.k();
     assert_eq!(a.len(), k * k, "dual must be K x K");
     let counts: Vec<f64> = stats.counts().iter().map(|&c| c as f64).collect();
@@ -482,15 +568,21 @@ pub(crate) fn prediction_from_dual(
     let k = stats.k();
     let (logit_means, logit_cov) = logit_law(stats, &dual, opts.refinement);
     // Exchangeable classes have the same error: compute it once per group.
+    // Each orthant probability is deterministic (fixed seed), so computing them in parallel
+    // gives the same result for any number of threads.
     let group = stats.exchangeable_groups();
-    let mut per_class_error = vec![f64::NAN; k];
-    for y in 0..k {
-        per_class_error[y] = if group[y] < y {
-            per_class_error[group[y]]
-        } else {
-            class_error(&logit_means[y], &logit_cov[y], y, &offsets, &opts.genz)?
-        };
-    }
+    let reps: Vec<usize> = (0..k).filter(|&y| group[y] == y).collect();
+    let rep_errors = reps
+        .par_iter()
+        .map(|&y| class_error(&logit_means[y], &logit_cov[y], y, &offsets, &opts.genz))
+        .collect::<Result<Vec<f64>>>()?;
+    let per_class_error: Vec<f64> = (0..k)
+        .map(|y| {
+            rep_errors[reps
+                .binary_search(&group[y])
+                .expect("a group's root is a rep")]
+        })
+        .collect();
     let balanced_error = per_class_error.iter().sum::<f64>() / k as f64;
     let worst_class_error = per_class_error.iter().copied().fold(0.0, f64::max);
     Ok(Prediction {
@@ -510,7 +602,7 @@ pub(crate) fn prediction_from_dual(
 /// ```
 /// use imbalance_theory::{predict, MixtureStats, PredictOptions};
 /// use imbalance_gradflow::Horizon;
-/// use imbalance_losses::Method;
+/// use imbalance_losses::{Loss, Method};
 ///
 /// let stats = MixtureStats::orthogonal(vec![200, 20], 5.0, 1.0, 2000)?;
 /// let ce = predict(&stats, &Method::Ce, Horizon::Finite(1e4), &PredictOptions::default())?;

@@ -65,7 +65,8 @@ pub fn mechanism(
         }
         signal[c] = s2.max(0.0).sqrt();
         for src in 0..k {
-            noise_by_class[c][src] = a[src * k + c].abs() * (n[src] * stats.noise_trace(src)).sqrt();
+            noise_by_class[c][src] =
+                a[src * k + c].abs() * (n[src] * stats.noise_trace(src)).sqrt();
         }
         noise[c] = noise_by_class[c].iter().map(|x| x * x).sum::<f64>().sqrt();
     }
@@ -76,7 +77,9 @@ pub fn mechanism(
 /// (eigenvalues, eigenvectors as columns of a row-major matrix).
 fn sym_eigen(a: &[f64], k: usize) -> (Vec<f64>, Vec<f64>) {
     let mut a = a.to_vec();
-    let mut v: Vec<f64> = (0..k * k).map(|ij| if ij / k == ij % k { 1.0 } else { 0.0 }).collect();
+    let mut v: Vec<f64> = (0..k * k)
+        .map(|ij| if ij / k == ij % k { 1.0 } else { 0.0 })
+        .collect();
     for _sweep in 0..100 {
         let off: f64 = (0..k)
             .flat_map(|i| (0..k).filter(move |&j| j != i).map(move |j| (i, j)))
@@ -179,7 +182,10 @@ pub fn mechanism_from_dual(
     let k = counts.len();
     let n = labels.len();
     assert!(
-        gram.len() == n * n && mean_proj.len() == n * k && mean_gram.len() == k * k && a.len() == n * k,
+        gram.len() == n * n
+            && mean_proj.len() == n * k
+            && mean_gram.len() == k * k
+            && a.len() == n * k,
         "shape mismatch"
     );
     assert!(labels.iter().all(|&y| y < k), "label out of range");

@@ -6,6 +6,9 @@
 //! The inverse is Wichura's AS 241 (PPND16, ~1e-16 relative). The bivariate routine is Genz's
 //! `bvnu` (Drezner & Wesolowsky's method with Gauss-Legendre rules, ~1e-15 absolute).
 
+// The coefficient tables are copied digit for digit from their published sources.
+#![allow(clippy::excessive_precision)]
+
 /* The erfc below is derived from FreeBSD /usr/src/lib/msun/src/s_erf.c:
  * ====================================================
  * Copyright (C) 1993 by Sun Microsystems, Inc. All rights reserved.
@@ -303,7 +306,11 @@ pub fn normal_quantile(p: f64) -> f64 {
         let r = 0.180625 - q * q;
         return q * poly(&AS241_A, r) / poly(&AS241_B, r);
     }
-    if q < 0.0 { -as241_tail(p) } else { as241_tail(1.0 - p) }
+    if q < 0.0 {
+        -as241_tail(p)
+    } else {
+        as241_tail(1.0 - p)
+    }
 }
 
 /// `Phi^{-1}(1 - q)` computed from `q` (no loss of precision for tiny `q`).
@@ -368,7 +375,11 @@ pub fn bivariate_normal_upper(h: f64, k: f64, r: f64) -> f64 {
         return 0.0;
     }
     if h == f64::NEG_INFINITY {
-        return if k == f64::NEG_INFINITY { 1.0 } else { normal_sf(k) };
+        return if k == f64::NEG_INFINITY {
+            1.0
+        } else {
+            normal_sf(k)
+        };
     }
     if k == f64::NEG_INFINITY {
         return normal_sf(h);
@@ -414,7 +425,9 @@ pub fn bivariate_normal_upper(h: f64, k: f64, r: f64) -> f64 {
             let c = (4.0 - hk) / 8.0;
             let d = (12.0 - hk) / 80.0;
             if asr > -100.0 {
-                bvn = a * asr.exp() * (1.0 - c * (bs - as_) * (1.0 - d * bs) / 3.0 + c * d * as_ * as_);
+                bvn = a
+                    * asr.exp()
+                    * (1.0 - c * (bs - as_) * (1.0 - d * bs) / 3.0 + c * d * as_ * as_);
             }
             if hk > -100.0 {
                 let b = bs.sqrt();
@@ -476,7 +489,10 @@ mod tests {
         for (x, want) in cases {
             let got = normal_cdf(x);
             let rel = ((got - want) / want).abs();
-            assert!(rel < 2e-15, "Phi({x}) = {got:e}, mpmath {want:e}, rel {rel:e}");
+            assert!(
+                rel < 2e-15,
+                "Phi({x}) = {got:e}, mpmath {want:e}, rel {rel:e}"
+            );
         }
         assert_eq!(normal_cdf(f64::NEG_INFINITY), 0.0);
         assert_eq!(normal_cdf(f64::INFINITY), 1.0);
@@ -488,15 +504,23 @@ mod tests {
         // A relative error eps in x moves Phi(x) by about x^2 eps relative (Mills ratio), so
         // allow 8 x^2 eps + 1e-14.
         let tol = |x: f64| 8.0 * x * x * f64::EPSILON + 1e-14;
-        for &p in &[1e-300, 1e-50, 1e-10, 1e-3, 0.02, 0.075, 0.3, 0.5, 0.8, 0.95, 0.999] {
+        for &p in &[
+            1e-300, 1e-50, 1e-10, 1e-3, 0.02, 0.075, 0.3, 0.5, 0.8, 0.95, 0.999,
+        ] {
             let x = normal_quantile(p);
             let back = normal_cdf(x);
-            assert!(((back - p) / p).abs() < tol(x), "p {p}: x {x}, Phi(x) {back}");
+            assert!(
+                ((back - p) / p).abs() < tol(x),
+                "p {p}: x {x}, Phi(x) {back}"
+            );
         }
         for &q in &[1e-200, 1e-12, 0.01, 0.2, 0.5] {
             let x = normal_quantile_upper(q);
             let back = normal_sf(x);
-            assert!(((back - q) / q).abs() < tol(x), "q {q}: x {x}, 1 - Phi(x) {back}");
+            assert!(
+                ((back - q) / q).abs() < tol(x),
+                "q {q}: x {x}, 1 - Phi(x) {back}"
+            );
         }
         assert_eq!(normal_quantile(0.0), f64::NEG_INFINITY);
         assert_eq!(normal_quantile(1.0), f64::INFINITY);
@@ -506,11 +530,22 @@ mod tests {
     #[test]
     fn gauss_legendre_tables_are_exact_for_polynomials() {
         // An n-point rule integrates x^(2j) over [-1, 1] exactly (= 2/(2j+1)) for 2j < 2n.
-        for (w, x) in [(&GL6_W[..], &GL6_X[..]), (&GL12_W[..], &GL12_X[..]), (&GL20_W[..], &GL20_X[..])] {
+        for (w, x) in [
+            (&GL6_W[..], &GL6_X[..]),
+            (&GL12_W[..], &GL12_X[..]),
+            (&GL20_W[..], &GL20_X[..]),
+        ] {
             let n = 2 * w.len();
             for j in 0..n {
-                let sum: f64 = w.iter().zip(x).map(|(w, x)| 2.0 * w * x.powi(2 * j as i32)).sum();
-                assert!((sum - 2.0 / (2 * j + 1) as f64).abs() < 1e-14, "n {n} j {j}");
+                let sum: f64 = w
+                    .iter()
+                    .zip(x)
+                    .map(|(w, x)| 2.0 * w * x.powi(2 * j as i32))
+                    .sum();
+                assert!(
+                    (sum - 2.0 / (2 * j + 1) as f64).abs() < 1e-14,
+                    "n {n} j {j}"
+                );
             }
         }
     }
@@ -533,10 +568,20 @@ mod tests {
     #[test]
     fn bivariate_matches_quadrature() {
         for &r in &[-0.99, -0.93, -0.8, -0.5, -0.1, 0.2, 0.5, 0.8, 0.93, 0.99] {
-            for &(h, k) in &[(0.0, 0.0), (-1.0, 0.5), (1.5, 2.0), (-2.0, -2.5), (0.3, -0.7), (3.0, -1.0)] {
+            for &(h, k) in &[
+                (0.0, 0.0),
+                (-1.0, 0.5),
+                (1.5, 2.0),
+                (-2.0, -2.5),
+                (0.3, -0.7),
+                (3.0, -1.0),
+            ] {
                 let got = bivariate_normal_upper(h, k, r);
                 let want = bvn_quadrature(h, k, r);
-                assert!((got - want).abs() < 1e-10, "h {h} k {k} r {r}: {got} vs {want}");
+                assert!(
+                    (got - want).abs() < 1e-10,
+                    "h {h} k {k} r {r}: {got} vs {want}"
+                );
             }
         }
         // Degenerate correlations: r = 1 is P(X > max(h, k)); r = -1 is P(h < X < -k).

@@ -93,7 +93,12 @@ fn check_positive(name: &'static str, v: f64) -> Result<()> {
 impl MixtureStats {
     /// Isotropic noise `sigma * N(0, I_dim)` and class means with Gram matrix `mean_gram`
     /// (K x K row-major, `M = mu mu^T`, symmetric PSD).
-    pub fn isotropic(counts: Vec<usize>, mean_gram: Vec<f64>, sigma: f64, dim: usize) -> Result<Self> {
+    pub fn isotropic(
+        counts: Vec<usize>,
+        mean_gram: Vec<f64>,
+        sigma: f64,
+        dim: usize,
+    ) -> Result<Self> {
         check_counts(&counts)?;
         check_psd("mean_gram", &mean_gram, counts.len())?;
         check_positive("sigma", sigma)?;
@@ -269,7 +274,15 @@ impl MixtureStats {
     /// that every method built from class counts treats them alike.
     fn swap_invariant(&self, c: usize, d: usize) -> bool {
         let k = self.k();
-        let perm = |i: usize| if i == c { d } else if i == d { c } else { i };
+        let perm = |i: usize| {
+            if i == c {
+                d
+            } else if i == d {
+                c
+            } else {
+                i
+            }
+        };
         let close = |x: f64, y: f64| (x - y).abs() <= 1e-12 * x.abs().max(y.abs());
         if self.counts[c] != self.counts[d] {
             return false;
@@ -293,7 +306,9 @@ impl MixtureStats {
                     && (0..k * k).all(|ij| {
                         let (i, j) = (ij / k, ij % k);
                         close(trace_prod[ij], trace_prod[perm(i) * k + perm(j)])
-                            && (0..k).all(|y| close(mean_cov[y][ij], mean_cov[perm(y)][perm(i) * k + perm(j)]))
+                            && (0..k).all(|y| {
+                                close(mean_cov[y][ij], mean_cov[perm(y)][perm(i) * k + perm(j)])
+                            })
                     })
             }
         }

@@ -21,11 +21,39 @@ fn minority(p: &Prediction) -> f64 {
 fn table() -> Vec<(Vec<usize>, usize, f64, f64, Method, f64)> {
     vec![
         (vec![200, 20], 2000, 5.0, 1e4, Method::Ce, 0.164),
-        (vec![200, 20], 2000, 5.0, 1e4, Method::La { tau: 1.0 }, 0.100),
-        (vec![200, 20], 2000, 5.0, 1e4, Method::Cdt { gamma: 0.5 }, 0.164),
-        (vec![200, 20], 2000, 5.0, 1e8, Method::La { tau: 1.0 }, 0.119),
+        (
+            vec![200, 20],
+            2000,
+            5.0,
+            1e4,
+            Method::La { tau: 1.0 },
+            0.100,
+        ),
+        (
+            vec![200, 20],
+            2000,
+            5.0,
+            1e4,
+            Method::Cdt { gamma: 0.5 },
+            0.164,
+        ),
+        (
+            vec![200, 20],
+            2000,
+            5.0,
+            1e8,
+            Method::La { tau: 1.0 },
+            0.119,
+        ),
         (vec![100, 100, 10, 10], 3000, 6.0, 1e6, Method::Ce, 0.409),
-        (vec![100, 100, 10, 10], 3000, 6.0, 1e6, Method::Cdt { gamma: 0.5 }, 0.225),
+        (
+            vec![100, 100, 10, 10],
+            3000,
+            6.0,
+            1e6,
+            Method::Cdt { gamma: 0.5 },
+            0.225,
+        ),
     ]
 }
 
@@ -37,10 +65,22 @@ fn reproduces_the_mean_field_column_of_the_theory_table() {
     for (counts, p, s, t, method, want) in table() {
         let stats = MixtureStats::orthogonal(counts.clone(), s, 1.0, p).unwrap();
         let plain = predict(&stats, &method, Horizon::Finite(t), &no_refinement()).unwrap();
-        let refined = predict(&stats, &method, Horizon::Finite(t), &PredictOptions::default()).unwrap();
+        let refined = predict(
+            &stats,
+            &method,
+            Horizon::Finite(t),
+            &PredictOptions::default(),
+        )
+        .unwrap();
         let (e0, e1) = (minority(&plain), minority(&refined));
-        assert!((e0 - want).abs() < 1e-3, "{counts:?} T {t} {method}: {e0} vs table {want}");
-        assert!(e1 > e0 && e1 - e0 < 2e-3, "{counts:?} T {t} {method}: refined {e1} vs {e0}");
+        assert!(
+            (e0 - want).abs() < 1e-3,
+            "{counts:?} T {t} {method}: {e0} vs table {want}"
+        );
+        assert!(
+            e1 > e0 && e1 - e0 < 2e-3,
+            "{counts:?} T {t} {method}: refined {e1} vs {e0}"
+        );
         // Majority errors were all below 0.005.
         assert!(plain.per_class_error[0] < 0.005);
     }
@@ -73,7 +113,10 @@ fn max_margin_dual_satisfies_kkt_and_the_orthogonal_closed_form() {
         let lambda = sigma * sigma * p as f64 + counts[c] as f64 * s * s;
         for j in 0..k {
             let want = if j == c { (k - 1) as f64 } else { -1.0 } / (k as f64 * lambda);
-            assert!((a[c * k + j] - want).abs() < 1e-12 * want.abs(), "a[{c}][{j}]");
+            assert!(
+                (a[c * k + j] - want).abs() < 1e-12 * want.abs(),
+                "a[{c}][{j}]"
+            );
         }
     }
     // General means and factors: margins >= 1, = 1 where the constraint is active; compare
@@ -99,7 +142,40 @@ fn max_margin_dual_satisfies_kkt_and_the_orthogonal_closed_form() {
             }
         }
     }
-    assert!(active >= k - 1, "at least one active constraint per class expected");
+    assert!(
+        active >= k - 1,
+        "at least one active constraint per class expected"
+    );
+}
+
+#[test]
+fn decoupled_flow_equals_the_coupled_system() {
+    // A diagonal mean Gram matrix takes the per-group K-dimensional path; an off-diagonal entry
+    // of 1e-300 changes nothing numerically but forces the coupled K^2 system.
+    let counts = vec![100, 100, 30, 10, 10];
+    let k = counts.len();
+    let diag = MixtureStats::orthogonal(counts.clone(), 4.0, 1.0, 1500).unwrap();
+    let mut m = diag.mean_gram().to_vec();
+    m[1] = 1e-300;
+    m[k] = 1e-300;
+    let coupled = MixtureStats::isotropic(counts, m, 1.0, 1500).unwrap();
+    let o = PredictOptions {
+        rtol: 1e-10,
+        atol: 1e-12,
+        ..Default::default()
+    };
+    for method in [
+        Method::La { tau: 1.0 },
+        Method::Cdt { gamma: 0.7 },
+        Method::Ldam { c: 3.0 },
+    ] {
+        let a = mean_field_dual(&diag, &method, Horizon::Finite(1e5), &o).unwrap();
+        let b = mean_field_dual(&coupled, &method, Horizon::Finite(1e5), &o).unwrap();
+        let scale = b.iter().fold(0.0f64, |s, v| s.max(v.abs()));
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() < 1e-8 * scale, "{method}: {x} vs {y}");
+        }
+    }
 }
 
 #[test]
@@ -107,7 +183,11 @@ fn gradient_flow_direction_converges_to_max_margin_like_one_over_log_t() {
     // 1 - cos(W(T), W_mm) ~ C / log^2 T (direction error ~ 1/log T): it must decrease and
     // (1 - cos) log^2 T must stay bounded (between 0.005 and 5 here).
     let stats = MixtureStats::orthogonal(vec![100, 100, 10, 10], 6.0, 1.0, 3000).unwrap();
-    for method in [Method::Ce, Method::Cdt { gamma: 0.5 }, Method::La { tau: 1.0 }] {
+    for method in [
+        Method::Ce,
+        Method::Cdt { gamma: 0.5 },
+        Method::La { tau: 1.0 },
+    ] {
         let opts = PredictOptions::default();
         let inf = mean_field_dual(&stats, &method, Horizon::Infinite, &opts).unwrap();
         let mut prev = f64::INFINITY;
@@ -116,9 +196,15 @@ fn gradient_flow_direction_converges_to_max_margin_like_one_over_log_t() {
             let cos = weight_inner(&stats, &a, &inf)
                 / (weight_inner(&stats, &a, &a) * weight_inner(&stats, &inf, &inf)).sqrt();
             let gap = 1.0 - cos;
-            assert!(gap < prev, "{method} T {t}: 1 - cos = {gap} did not decrease");
+            assert!(
+                gap < prev,
+                "{method} T {t}: 1 - cos = {gap} did not decrease"
+            );
             let scaled = gap * t.ln().powi(2);
-            assert!((0.005..5.0).contains(&scaled), "{method} T {t}: (1-cos) ln^2 T = {scaled}");
+            assert!(
+                (0.005..5.0).contains(&scaled),
+                "{method} T {t}: (1-cos) ln^2 T = {scaled}"
+            );
             prev = gap;
         }
     }
@@ -136,7 +222,12 @@ fn closed_forms_agree_with_predict_at_infinity_and_at_large_t() {
         assert!((binary[y] - integral[y]).abs() < 1e-11 * binary[y].max(1e-3));
     }
     let stats = MixtureStats::orthogonal(vec![100, 60, 30, 10, 10], 5.0, 1.0, 2000).unwrap();
-    for method in [Method::Ce, Method::La { tau: 1.5 }, Method::Ldam { c: 2.0 }, Method::Wce { beta: 1.0 }] {
+    for method in [
+        Method::Ce,
+        Method::La { tau: 1.5 },
+        Method::Ldam { c: 2.0 },
+        Method::Wce { beta: 1.0 },
+    ] {
         let closed = closed_form_infinite(&stats, &method).unwrap();
         let pred = predict(&stats, &method, Horizon::Infinite, &no_refinement()).unwrap();
         for (a, b) in closed.iter().zip(&pred.per_class_error) {
@@ -146,15 +237,23 @@ fn closed_forms_agree_with_predict_at_infinity_and_at_large_t() {
     // Finite T approaches T = inf like C / log T: the gap at 1e12 is about half the gap at 1e6
     // (ln 1e6 / ln 1e12 = 1/2); allow 0.35-0.7 for the slowly varying corrections.
     let inf = closed_form_infinite(&stats, &Method::Ce).unwrap()[4];
-    let gap = |t: f64| minority(&predict(&stats, &Method::Ce, Horizon::Finite(t), &no_refinement()).unwrap()) - inf;
+    let gap = |t: f64| {
+        minority(&predict(&stats, &Method::Ce, Horizon::Finite(t), &no_refinement()).unwrap()) - inf
+    };
     let (g6, g12) = (gap(1e6), gap(1e12));
-    assert!(g6 > 0.0 && g12 > 0.0 && (0.35..0.7).contains(&(g12 / g6)), "gaps {g6} {g12}");
+    assert!(
+        g6 > 0.0 && g12 > 0.0 && (0.35..0.7).contains(&(g12 / g6)),
+        "gaps {g6} {g12}"
+    );
     // Where the closed forms do not apply, they say so.
     assert!(matches!(
         closed_form_infinite(&stats, &Method::Cdt { gamma: 0.5 }),
         Err(Error::ClosedFormNotApplicable { .. })
     ));
-    assert!(matches!(closed_form_binary(&stats, &Method::Ce), Err(Error::ClosedFormNotApplicable { .. })));
+    assert!(matches!(
+        closed_form_binary(&stats, &Method::Ce),
+        Err(Error::ClosedFormNotApplicable { .. })
+    ));
     let gram = vec![25.0, 1.0, 1.0, 25.0];
     let skew = MixtureStats::isotropic(vec![200, 20], gram, 1.0, 2000).unwrap();
     assert!(closed_form_binary(&skew, &Method::Ce).is_err());
@@ -167,13 +266,27 @@ fn closed_forms_agree_with_predict_at_infinity_and_at_large_t() {
 #[test]
 fn posthoc_is_undefined_at_infinity_and_helps_at_finite_time() {
     let stats = MixtureStats::orthogonal(vec![200, 20], 5.0, 1.0, 2000).unwrap();
-    let err = predict(&stats, &Method::PostHoc { tau: 1.0 }, Horizon::Infinite, &PredictOptions::default());
-    assert!(matches!(err, Err(Error::UndefinedAtInfinity { method: "posthoc" })));
+    let err = predict(
+        &stats,
+        &Method::PostHoc { tau: 1.0 },
+        Horizon::Infinite,
+        &PredictOptions::default(),
+    );
+    assert!(matches!(
+        err,
+        Err(Error::UndefinedAtInfinity { method: "posthoc" })
+    ));
     let msg = err.unwrap_err().to_string();
     assert!(msg.contains("posthoc") && msg.contains("infinity"));
     let h = Horizon::Finite(1e4);
     let ce = predict(&stats, &Method::Ce, h, &PredictOptions::default()).unwrap();
-    let ph = predict(&stats, &Method::PostHoc { tau: 1.0 }, h, &PredictOptions::default()).unwrap();
+    let ph = predict(
+        &stats,
+        &Method::PostHoc { tau: 1.0 },
+        h,
+        &PredictOptions::default(),
+    )
+    .unwrap();
     assert_eq!(ce.dual, ph.dual, "post-hoc LA trains plain CE");
     assert!(minority(&ph) < minority(&ce) && ph.offsets[1] > ph.offsets[0]);
 }
@@ -188,10 +301,19 @@ fn binary_cdt_is_ce_with_a_slower_clock() {
     for gamma in [0.25, 0.5, 1.0, 3.0] {
         let delta = 0.1f64.powf(gamma);
         let cdt = predict(&stats, &Method::Cdt { gamma }, Horizon::Finite(1e4), &o).unwrap();
-        let ce = predict(&stats, &Method::Ce, Horizon::Finite(1e4 * (1.0 + delta * delta) / 2.0), &o).unwrap();
+        let ce = predict(
+            &stats,
+            &Method::Ce,
+            Horizon::Finite(1e4 * (1.0 + delta * delta) / 2.0),
+            &o,
+        )
+        .unwrap();
         for y in 0..2 {
             let (a, b) = (cdt.per_class_error[y], ce.per_class_error[y]);
-            assert!((a - b).abs() < 1e-7 * b.max(1e-3), "gamma {gamma}, class {y}: {a} vs {b}");
+            assert!(
+                (a - b).abs() < 1e-7 * b.max(1e-3),
+                "gamma {gamma}, class {y}: {a} vs {b}"
+            );
         }
         let cdt_inf = predict(&stats, &Method::Cdt { gamma }, Horizon::Infinite, &o).unwrap();
         let ce_inf = predict(&stats, &Method::Ce, Horizon::Infinite, &o).unwrap();
@@ -200,7 +322,14 @@ fn binary_cdt_is_ce_with_a_slower_clock() {
         }
     }
     // So tuning CDT cannot beat CE when CE's error falls with T (here): gamma = 0 is best.
-    let tuned = tune(&stats, MethodName::Cdt, Objective::Balanced, Horizon::Finite(1e4), &o).unwrap();
+    let tuned = tune(
+        &stats,
+        MethodName::Cdt,
+        Objective::Balanced,
+        Horizon::Finite(1e4),
+        &o,
+    )
+    .unwrap();
     assert_eq!(tuned.value, 0.0);
 }
 
@@ -209,7 +338,11 @@ fn multiclass_cdt_differs_from_ce_even_with_two_distinct_counts() {
     // K >= 3 with unequal counts: the factors no longer cancel (at T = inf, v_c = Delta_c w_c is
     // a multiclass SVM with weights 1/Delta_c^2 and predictions divide by Delta_c).
     let o = no_refinement();
-    for counts in [vec![100, 10, 10], vec![100, 100, 10], vec![100, 100, 10, 10]] {
+    for counts in [
+        vec![100, 10, 10],
+        vec![100, 100, 10],
+        vec![100, 100, 10, 10],
+    ] {
         let stats = MixtureStats::orthogonal(counts.clone(), 6.0, 1.0, 3000).unwrap();
         let ce = predict(&stats, &Method::Ce, Horizon::Infinite, &o).unwrap();
         let cdt = predict(&stats, &Method::Cdt { gamma: 0.5 }, Horizon::Infinite, &o).unwrap();
@@ -222,7 +355,13 @@ fn exchangeable_classes_share_errors_and_anisotropic_reduces_to_isotropic() {
     let counts = vec![100, 100, 100, 20, 20];
     let stats = MixtureStats::orthogonal(counts.clone(), 6.0, 1.0, 3000).unwrap();
     assert_eq!(stats.exchangeable_groups(), vec![0, 0, 0, 3, 3]);
-    let pred = predict(&stats, &Method::La { tau: 1.0 }, Horizon::Finite(1e5), &PredictOptions::default()).unwrap();
+    let pred = predict(
+        &stats,
+        &Method::La { tau: 1.0 },
+        Horizon::Finite(1e5),
+        &PredictOptions::default(),
+    )
+    .unwrap();
     assert_eq!(pred.per_class_error[0], pred.per_class_error[2]);
     assert_eq!(pred.per_class_error[3], pred.per_class_error[4]);
     // The same statistics written as an anisotropic model: tr Sigma = sigma^2 p,
@@ -238,7 +377,13 @@ fn exchangeable_classes_share_errors_and_anisotropic_reduces_to_isotropic() {
         vec![m.iter().map(|v| sigma * sigma * v).collect(); k],
     )
     .unwrap();
-    let pa = predict(&aniso, &Method::La { tau: 1.0 }, Horizon::Finite(1e5), &PredictOptions::default()).unwrap();
+    let pa = predict(
+        &aniso,
+        &Method::La { tau: 1.0 },
+        Horizon::Finite(1e5),
+        &PredictOptions::default(),
+    )
+    .unwrap();
     for (a, b) in pa.per_class_error.iter().zip(&pred.per_class_error) {
         assert!((a - b).abs() < 1e-12, "{a} vs {b}");
     }
@@ -252,38 +397,115 @@ fn exchangeable_classes_share_errors_and_anisotropic_reduces_to_isotropic() {
 #[test]
 fn mixture_stats_reject_bad_values() {
     let m2 = vec![1.0, 0.0, 0.0, 1.0];
-    let iso = |c: Vec<usize>, m: Vec<f64>, s: f64, p: usize| MixtureStats::isotropic(c, m, s, p).unwrap_err();
-    assert!(matches!(iso(vec![5], vec![1.0], 1.0, 10), Error::TooFewClasses { k: 1 }));
-    assert!(matches!(iso(vec![5, 0], m2.clone(), 1.0, 10), Error::EmptyClass { class: 1 }));
-    assert!(matches!(iso(vec![5, 5], vec![1.0; 3], 1.0, 10), Error::WrongLength { name: "mean_gram", .. }));
-    assert!(matches!(iso(vec![5, 5], vec![1.0, 0.5, 0.0, 1.0], 1.0, 10), Error::BadEntry { .. }));
-    assert!(matches!(iso(vec![5, 5], vec![1.0, f64::NAN, f64::NAN, 1.0], 1.0, 10), Error::BadEntry { .. }));
-    assert!(matches!(iso(vec![5, 5], vec![1.0, 2.0, 2.0, 1.0], 1.0, 10), Error::NotPsd { .. }));
+    let iso = |c: Vec<usize>, m: Vec<f64>, s: f64, p: usize| {
+        MixtureStats::isotropic(c, m, s, p).unwrap_err()
+    };
+    assert!(matches!(
+        iso(vec![5], vec![1.0], 1.0, 10),
+        Error::TooFewClasses { k: 1 }
+    ));
+    assert!(matches!(
+        iso(vec![5, 0], m2.clone(), 1.0, 10),
+        Error::EmptyClass { class: 1 }
+    ));
+    assert!(matches!(
+        iso(vec![5, 5], vec![1.0; 3], 1.0, 10),
+        Error::WrongLength {
+            name: "mean_gram",
+            ..
+        }
+    ));
+    assert!(matches!(
+        iso(vec![5, 5], vec![1.0, 0.5, 0.0, 1.0], 1.0, 10),
+        Error::BadEntry { .. }
+    ));
+    assert!(matches!(
+        iso(vec![5, 5], vec![1.0, f64::NAN, f64::NAN, 1.0], 1.0, 10),
+        Error::BadEntry { .. }
+    ));
+    assert!(matches!(
+        iso(vec![5, 5], vec![1.0, 2.0, 2.0, 1.0], 1.0, 10),
+        Error::NotPsd { .. }
+    ));
     for s in [0.0, -1.0, f64::NAN, f64::INFINITY] {
-        assert!(matches!(iso(vec![5, 5], m2.clone(), s, 10), Error::BadValue { name: "sigma", .. }));
+        assert!(matches!(
+            iso(vec![5, 5], m2.clone(), s, 10),
+            Error::BadValue { name: "sigma", .. }
+        ));
     }
-    assert!(matches!(iso(vec![5, 5], m2.clone(), 1.0, 0), Error::BadValue { name: "dim", .. }));
+    assert!(matches!(
+        iso(vec![5, 5], m2.clone(), 1.0, 0),
+        Error::BadValue { name: "dim", .. }
+    ));
     let orth = |s: f64, p: usize| MixtureStats::orthogonal(vec![5, 5, 5], s, 1.0, p).unwrap_err();
-    assert!(matches!(orth(-1.0, 10), Error::BadValue { name: "snr", .. }));
-    assert!(matches!(orth(f64::NAN, 10), Error::BadValue { name: "snr", .. }));
+    assert!(matches!(
+        orth(-1.0, 10),
+        Error::BadValue { name: "snr", .. }
+    ));
+    assert!(matches!(
+        orth(f64::NAN, 10),
+        Error::BadValue { name: "snr", .. }
+    ));
     assert!(matches!(orth(1.0, 2), Error::BadValue { name: "dim", .. }));
     let an = |tr: Vec<f64>, tp: Vec<f64>, mc: Vec<Vec<f64>>| {
         MixtureStats::anisotropic(vec![5, 5], m2.clone(), tr, tp, mc).unwrap_err()
     };
     let ok_tp = vec![1.0; 4];
     let ok_mc = vec![m2.clone(), m2.clone()];
-    assert!(matches!(an(vec![1.0], ok_tp.clone(), ok_mc.clone()), Error::WrongLength { name: "trace", .. }));
-    assert!(matches!(an(vec![1.0, 0.0], ok_tp.clone(), ok_mc.clone()), Error::BadValue { name: "trace", .. }));
-    assert!(matches!(an(vec![1.0; 2], vec![1.0, -1.0, -1.0, 1.0], ok_mc.clone()), Error::BadEntry { name: "trace_prod", .. }));
-    assert!(matches!(an(vec![1.0; 2], vec![1.0; 3], ok_mc.clone()), Error::WrongLength { name: "trace_prod", .. }));
-    assert!(matches!(an(vec![1.0; 2], ok_tp.clone(), vec![m2.clone()]), Error::WrongLength { name: "mean_cov", .. }));
+    assert!(matches!(
+        an(vec![1.0], ok_tp.clone(), ok_mc.clone()),
+        Error::WrongLength { name: "trace", .. }
+    ));
+    assert!(matches!(
+        an(vec![1.0, 0.0], ok_tp.clone(), ok_mc.clone()),
+        Error::BadValue { name: "trace", .. }
+    ));
+    assert!(matches!(
+        an(vec![1.0; 2], vec![1.0, -1.0, -1.0, 1.0], ok_mc.clone()),
+        Error::BadEntry {
+            name: "trace_prod",
+            ..
+        }
+    ));
+    assert!(matches!(
+        an(vec![1.0; 2], vec![1.0; 3], ok_mc.clone()),
+        Error::WrongLength {
+            name: "trace_prod",
+            ..
+        }
+    ));
+    assert!(matches!(
+        an(vec![1.0; 2], ok_tp.clone(), vec![m2.clone()]),
+        Error::WrongLength {
+            name: "mean_cov",
+            ..
+        }
+    ));
     let bad_mc = vec![m2.clone(), vec![1.0, 3.0, 3.0, 1.0]];
-    assert!(matches!(an(vec![1.0; 2], ok_tp, bad_mc), Error::NotPsd { name: "mean_cov", .. }));
+    assert!(matches!(
+        an(vec![1.0; 2], ok_tp, bad_mc),
+        Error::NotPsd {
+            name: "mean_cov",
+            ..
+        }
+    ));
     let stats = MixtureStats::orthogonal(vec![5, 5], 1.0, 1.0, 10).unwrap();
-    assert!(matches!(stats.with_counts(vec![5, 5, 5]), Err(Error::WrongLength { .. })));
-    assert!(matches!(stats.with_counts(vec![5, 0]), Err(Error::EmptyClass { class: 1 })));
-    assert!(matches!(max_margin_dual(&stats, &[1.0, 0.0]), Err(Error::BadValue { name: "delta", .. })));
-    assert!(matches!(max_margin_dual(&stats, &[1.0]), Err(Error::WrongLength { name: "delta", .. })));
+    assert!(matches!(
+        stats.with_counts(vec![5, 5, 5]),
+        Err(Error::WrongLength { .. })
+    ));
+    assert!(matches!(
+        stats.with_counts(vec![5, 0]),
+        Err(Error::EmptyClass { class: 1 })
+    ));
+    assert!(matches!(
+        max_margin_dual(&stats, &[1.0, 0.0]),
+        Err(Error::BadValue { name: "delta", .. })
+    ));
+    assert!(matches!(
+        max_margin_dual(&stats, &[1.0]),
+        Err(Error::WrongLength { name: "delta", .. })
+    ));
 }
 
 #[test]
@@ -291,27 +513,76 @@ fn bad_horizons_and_hyperparameters_are_errors() {
     let stats = MixtureStats::orthogonal(vec![20, 5], 2.0, 1.0, 100).unwrap();
     let o = PredictOptions::default();
     for t in [0.0, -1.0, f64::NAN] {
-        assert!(matches!(predict(&stats, &Method::Ce, Horizon::Finite(t), &o), Err(Error::Flow(_))));
+        assert!(matches!(
+            predict(&stats, &Method::Ce, Horizon::Finite(t), &o),
+            Err(Error::Flow(_))
+        ));
     }
     let bad = predict(&stats, &Method::La { tau: -1.0 }, Horizon::Finite(10.0), &o);
     assert!(matches!(bad, Err(Error::Loss(_))));
+    let d = PredictOptions::default();
+    for (opts, name) in [
+        (PredictOptions { rtol: 0.0, ..d }, "rtol"),
+        (
+            PredictOptions {
+                rtol: f64::INFINITY,
+                ..d
+            },
+            "rtol",
+        ),
+        (PredictOptions { atol: -1.0, ..d }, "atol"),
+        (PredictOptions { max_steps: 0, ..d }, "max_steps"),
+        (
+            PredictOptions {
+                genz: GenzOptions {
+                    shifts: 0,
+                    ..d.genz
+                },
+                ..d
+            },
+            "shifts",
+        ),
+    ] {
+        for h in [Horizon::Finite(10.0), Horizon::Infinite] {
+            let err = predict(&stats, &Method::Ce, h, &opts).unwrap_err();
+            assert!(
+                matches!(err, Error::BadValue { name: got, .. } if got == name),
+                "{name}"
+            );
+        }
+    }
 }
 
 #[test]
 fn mechanism_shows_minority_rows_dominated_by_majority_noise() {
     // (With K = 2 the rows are w_1 = -w_0 for CE, so use K = 4.)
     let stats = MixtureStats::orthogonal(vec![100, 100, 10, 10], 6.0, 1.0, 3000).unwrap();
-    let m = mechanism(&stats, &Method::Ce, Horizon::Finite(1e6), &PredictOptions::default()).unwrap();
+    let m = mechanism(
+        &stats,
+        &Method::Ce,
+        Horizon::Finite(1e6),
+        &PredictOptions::default(),
+    )
+    .unwrap();
     // Minority rows (2, 3) are noisier relative to their signal than majority rows (by 1.49x
     // here).
     assert!(m.ratio[2] > 1.3 * m.ratio[0], "{:?}", m.ratio);
     // Noise coming from the *other* group, relative to the row's signal: majority noise in a
     // minority row (0.84 of its signal) is far larger than minority noise in a majority row.
-    let maj_in_min = (m.noise_by_class[2][0].powi(2) + m.noise_by_class[2][1].powi(2)).sqrt() / m.signal[2];
-    let min_in_maj = (m.noise_by_class[0][2].powi(2) + m.noise_by_class[0][3].powi(2)).sqrt() / m.signal[0];
-    assert!(maj_in_min > 3.0 * min_in_maj, "{maj_in_min} vs {min_in_maj}");
+    let maj_in_min =
+        (m.noise_by_class[2][0].powi(2) + m.noise_by_class[2][1].powi(2)).sqrt() / m.signal[2];
+    let min_in_maj =
+        (m.noise_by_class[0][2].powi(2) + m.noise_by_class[0][3].powi(2)).sqrt() / m.signal[0];
+    assert!(
+        maj_in_min > 3.0 * min_in_maj,
+        "{maj_in_min} vs {min_in_maj}"
+    );
     for c in 0..4 {
-        let total: f64 = m.noise_by_class[c].iter().map(|x| x * x).sum::<f64>().sqrt();
+        let total: f64 = m.noise_by_class[c]
+            .iter()
+            .map(|x| x * x)
+            .sum::<f64>()
+            .sqrt();
         assert!((total - m.noise[c]).abs() < 1e-12 * total);
     }
 }
@@ -322,7 +593,10 @@ fn mechanism_from_dual_matches_explicit_vectors() {
     // quantities from the vectors directly (Gram-Schmidt on the means) and from inner products.
     let (n, p, k) = (5, 6, 2);
     let labels = [0, 0, 0, 1, 1];
-    let mu = [[1.0, 0.5, 0.0, 0.0, 0.2, 0.0], [0.3, -1.0, 0.4, 0.0, 0.0, 0.1]];
+    let mu = [
+        [1.0, 0.5, 0.0, 0.0, 0.2, 0.0],
+        [0.3, -1.0, 0.4, 0.0, 0.0, 0.1],
+    ];
     let x: Vec<[f64; 6]> = (0..n)
         .map(|i| {
             let mut v = mu[labels[i]];
@@ -339,8 +613,15 @@ fn mechanism_from_dual_matches_explicit_vectors() {
     let mean_gram: Vec<f64> = (0..k * k).map(|ij| dot(&mu[ij / k], &mu[ij % k])).collect();
     let mech = mechanism_from_dual(&[3, 2], &labels, &gram, &mean_proj, &mean_gram, &a);
     // Orthonormal basis of span(mu).
-    let e0: Vec<f64> = mu[0].iter().map(|v| v / dot(&mu[0], &mu[0]).sqrt()).collect();
-    let r: Vec<f64> = mu[1].iter().zip(&e0).map(|(m, e)| m - dot(&mu[1], &e0) * e).collect();
+    let e0: Vec<f64> = mu[0]
+        .iter()
+        .map(|v| v / dot(&mu[0], &mu[0]).sqrt())
+        .collect();
+    let r: Vec<f64> = mu[1]
+        .iter()
+        .zip(&e0)
+        .map(|(m, e)| m - dot(&mu[1], &e0) * e)
+        .collect();
     let e1: Vec<f64> = r.iter().map(|v| v / dot(&r, &r).sqrt()).collect();
     let off = |v: &[f64]| -> f64 {
         let (c0, c1) = (dot(v, &e0), dot(v, &e1));
@@ -348,15 +629,25 @@ fn mechanism_from_dual_matches_explicit_vectors() {
         dot(&w, &w).sqrt()
     };
     for c in 0..k {
-        let w: Vec<f64> = (0..p).map(|j| (0..n).map(|i| a[i * k + c] * x[i][j]).sum()).collect();
+        let w: Vec<f64> = (0..p)
+            .map(|j| (0..n).map(|i| a[i * k + c] * x[i][j]).sum())
+            .collect();
         let signal = (dot(&w, &e0).powi(2) + dot(&w, &e1).powi(2)).sqrt();
         assert!((mech.signal[c] - signal).abs() < 1e-10, "signal {c}");
         assert!((mech.noise[c] - off(&w)).abs() < 1e-10, "noise {c}");
         for src in 0..k {
             let v: Vec<f64> = (0..p)
-                .map(|j| (0..n).filter(|&i| labels[i] == src).map(|i| a[i * k + c] * (x[i][j] - mu[src][j])).sum())
+                .map(|j| {
+                    (0..n)
+                        .filter(|&i| labels[i] == src)
+                        .map(|i| a[i * k + c] * (x[i][j] - mu[src][j]))
+                        .sum()
+                })
                 .collect();
-            assert!((mech.noise_by_class[c][src] - off(&v)).abs() < 1e-10, "noise {c} from {src}");
+            assert!(
+                (mech.noise_by_class[c][src] - off(&v)).abs() < 1e-10,
+                "noise {c} from {src}"
+            );
         }
         assert!((mech.ratio[c] - mech.noise[c] / mech.signal[c]).abs() < 1e-12);
     }
@@ -370,8 +661,16 @@ fn tuning_finds_better_hyperparameters_and_rejects_what_cannot_be_tuned() {
     let la = tune(&stats, MethodName::La, Objective::Balanced, h, &o).unwrap();
     assert_eq!(la.param, "tau");
     let at_zero = la.curve[0].1;
-    assert!(la.error < at_zero - 0.01, "tuned {} vs tau = 0 {}", la.error, at_zero);
-    assert!(la.curve.iter().all(|&(_, e)| e >= la.error - 1e-12), "Brent beat every scan point");
+    assert!(
+        la.error < at_zero - 0.01,
+        "tuned {} vs tau = 0 {}",
+        la.error,
+        at_zero
+    );
+    assert!(
+        la.curve.iter().all(|&(_, e)| e >= la.error - 1e-12),
+        "Brent beat every scan point"
+    );
     assert_eq!(la.prediction.balanced_error, la.error);
     let worst = tune(&stats, MethodName::La, Objective::Worst, h, &o).unwrap();
     assert!((worst.error - worst.prediction.worst_class_error).abs() < 1e-15);
@@ -381,15 +680,58 @@ fn tuning_finds_better_hyperparameters_and_rejects_what_cannot_be_tuned() {
         Err(Error::NothingToTune { method: "ce" })
     ));
     assert!(matches!(
-        tune(&stats, MethodName::PostHoc, Objective::Balanced, Horizon::Infinite, &o),
+        tune(
+            &stats,
+            MethodName::PostHoc,
+            Objective::Balanced,
+            Horizon::Infinite,
+            &o
+        ),
         Err(Error::UndefinedAtInfinity { method: "posthoc" })
     ));
     // At T = inf additive methods equal CE: the curve is flat and the mildest value is kept.
-    let flat = tune(&stats, MethodName::La, Objective::Balanced, Horizon::Infinite, &o).unwrap();
+    let flat = tune(
+        &stats,
+        MethodName::La,
+        Objective::Balanced,
+        Horizon::Infinite,
+        &o,
+    )
+    .unwrap();
     assert_eq!(flat.value, 0.0);
-    for name in [MethodName::Wce, MethodName::Ldam, MethodName::Vs, MethodName::PostHoc] {
+    for name in [
+        MethodName::Wce,
+        MethodName::Ldam,
+        MethodName::Vs,
+        MethodName::PostHoc,
+    ] {
         let t = tune(&stats, name, Objective::Balanced, h, &o).unwrap();
         assert_eq!(Some(t.param), name.tuned_param());
         assert!(t.error <= t.curve[0].1 + 1e-12, "{name}");
     }
+}
+
+#[test]
+fn results_do_not_depend_on_the_number_of_threads() {
+    let stats = MixtureStats::orthogonal(vec![100, 60, 30, 10], 5.0, 1.0, 2000).unwrap();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let o = PredictOptions::default();
+            let p = predict(&stats, &Method::La { tau: 1.0 }, Horizon::Finite(1e5), &o).unwrap();
+            let t = tune(
+                &stats,
+                MethodName::Cdt,
+                Objective::Worst,
+                Horizon::Finite(1e5),
+                &o,
+            )
+            .unwrap();
+            (p, t)
+        })
+    };
+    assert_eq!(run(1), run(2));
 }

@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use imbalance_gradflow::Horizon;
 use imbalance_losses::{Method, MethodName};
+use rayon::prelude::*;
 
 use crate::meanfield::{PredictOptions, Prediction, predict};
 use crate::{Error, MixtureStats, Result};
@@ -107,7 +108,13 @@ pub fn tuning_range(counts: &[usize], name: MethodName) -> Option<(f64, f64)> {
 
 /// Brent's minimisation of `f` on `[a, b]` (golden section with parabolic steps), to an
 /// x-tolerance `tol`; returns the best (x, f(x)) seen.
-fn brent_min(mut f: impl FnMut(f64) -> Result<f64>, a: f64, b: f64, tol: f64, max_iter: usize) -> Result<(f64, f64)> {
+fn brent_min(
+    mut f: impl FnMut(f64) -> Result<f64>,
+    a: f64,
+    b: f64,
+    tol: f64,
+    max_iter: usize,
+) -> Result<(f64, f64)> {
     const CGOLD: f64 = 0.381_966_011_250_105;
     let (mut a, mut b) = (a, b);
     let mut x = a + CGOLD * (b - a);
@@ -146,7 +153,11 @@ fn brent_min(mut f: impl FnMut(f64) -> Result<f64>, a: f64, b: f64, tol: f64, ma
             e = if x >= xm { a - x } else { b - x };
             d = CGOLD * e;
         }
-        let u = if d.abs() >= tol1 { x + d } else { x + tol1.copysign(d) };
+        let u = if d.abs() >= tol1 {
+            x + d
+        } else {
+            x + tol1.copysign(d)
+        };
         let fu = f(u)?;
         if fu <= fx {
             if u >= x {
@@ -208,7 +219,9 @@ pub fn tune(
         Ok((x, objective.of(&p)))
     };
     let step = (hi - lo) / (SCAN_POINTS - 1) as f64;
+    // The scan points are independent (and each deterministic): evaluate them in parallel.
     let mut curve = (0..SCAN_POINTS)
+        .into_par_iter()
         .map(|i| eval(lo + step * i as f64))
         .collect::<Result<Vec<(f64, f64)>>>()?;
     // First minimum of the scan (ties: the smallest value, i.e. the mildest adjustment).
@@ -222,14 +235,19 @@ pub fn tune(
         let top = curve[curve.len() - 1].0;
         let width = top - lo;
         let m = curve.len() - 1;
-        for i in 1..=m {
-            curve.push(eval(top + width * i as f64 / m as f64)?);
-        }
+        let more = (1..=m)
+            .into_par_iter()
+            .map(|i| eval(top + width * i as f64 / m as f64))
+            .collect::<Result<Vec<(f64, f64)>>>()?;
+        curve.extend(more);
         expansions += 1;
         best = argmin(&curve);
     }
     let last = curve.len() - 1;
-    let (a, b) = (curve[best.saturating_sub(1)].0, curve[(best + 1).min(last)].0);
+    let (a, b) = (
+        curve[best.saturating_sub(1)].0,
+        curve[(best + 1).min(last)].0,
+    );
     let hi = curve[last].0;
     let mut best_x = curve[best].0;
     let mut best_pred = predict(stats, &method_at(best_x)?, horizon, opts)?;
@@ -273,8 +291,14 @@ mod tests {
     #[test]
     fn objective_parses_and_rejects() {
         assert_eq!("worst".parse::<Objective>().unwrap(), Objective::Worst);
-        assert_eq!("balanced".parse::<Objective>().unwrap(), Objective::Balanced);
-        assert!(matches!("best".parse::<Objective>(), Err(Error::UnknownObjective { .. })));
+        assert_eq!(
+            "balanced".parse::<Objective>().unwrap(),
+            Objective::Balanced
+        );
+        assert!(matches!(
+            "best".parse::<Objective>(),
+            Err(Error::UnknownObjective { .. })
+        ));
     }
 
     #[test]

@@ -16,7 +16,8 @@ fn cov_of(b: &[f64], d: usize, r: usize, eps: f64) -> Vec<f64> {
     (0..d * d)
         .map(|ij| {
             let (i, j) = (ij / d, ij % d);
-            (0..r).map(|l| b[i * r + l] * b[j * r + l]).sum::<f64>() + if i == j { eps } else { 0.0 }
+            (0..r).map(|l| b[i * r + l] * b[j * r + l]).sum::<f64>()
+                + if i == j { eps } else { 0.0 }
         })
         .collect()
 }
@@ -47,7 +48,10 @@ fn genz_matches_the_exact_bivariate_routine_within_its_error_estimate() {
         let lower = [rng.random_range(-2.0..1.5), rng.random_range(-2.0..1.5)];
         let (p, err) = genz(&lower, &[1.0, r, r, 1.0], 2, &opts()).unwrap();
         let want = bivariate_normal_upper(lower[0], lower[1], r);
-        assert!((p - want).abs() <= err + 1e-12, "r {r} {lower:?}: {p} vs {want} (err {err:e})");
+        assert!(
+            (p - want).abs() <= err + 1e-12,
+            "r {r} {lower:?}: {p} vs {want} (err {err:e})"
+        );
         assert!(err <= 1e-4);
     }
 }
@@ -64,14 +68,23 @@ fn genz_matches_exact_trivariate_orthant_and_one_factor_integral() {
         let want = 0.125
             + (corr[1].asin() + corr[2].asin() + corr[5].asin()) / (4.0 * std::f64::consts::PI);
         let (p, err) = genz(&[0.0; 3], &corr, 3, &opts()).unwrap();
-        assert!((p - want).abs() <= err + 1e-12, "{p} vs {want} (err {err:e})");
+        assert!(
+            (p - want).abs() <= err + 1e-12,
+            "{p} vs {want} (err {err:e})"
+        );
     }
     // Equicorrelated 0.4 with mean 0.3 in 7 dimensions: the exact one-factor integral.
     let d = 7;
-    let corr: Vec<f64> = (0..d * d).map(|ij| if ij / d == ij % d { 1.0 } else { 0.4 }).collect();
-    let (exact, _) = crate::quad::one_factor_orthant(&[0.3; 7], &[0.4f64.sqrt(); 7], &[0.6f64.sqrt(); 7], 1e-13);
+    let corr: Vec<f64> = (0..d * d)
+        .map(|ij| if ij / d == ij % d { 1.0 } else { 0.4 })
+        .collect();
+    let (exact, _) =
+        crate::quad::one_factor_orthant(&[0.3; 7], &[0.4f64.sqrt(); 7], &[0.6f64.sqrt(); 7], 1e-13);
     let (p, err) = genz(&[-0.3; 7], &corr, d, &opts()).unwrap();
-    assert!((p - exact).abs() <= err + 1e-12, "{p} vs {exact} (err {err:e})");
+    assert!(
+        (p - exact).abs() <= err + 1e-12,
+        "{p} vs {exact} (err {err:e})"
+    );
     // The public entry point detects the one-factor form and is exact.
     let (p, err) = orthant_probability(&[0.3; 7], &corr, &opts()).unwrap();
     assert!(err == 0.0 && (p - exact).abs() < 1e-11);
@@ -97,14 +110,20 @@ fn ten_dim_vs_monte_carlo(samples: usize) {
     // estimate, sqrt(p(1-p)/N), plus Genz's own 3-sigma error estimate.
     let d = 9;
     let mut rng = rand_pcg::Pcg64::seed_from_u64(13);
-    for (case, (r, eps)) in [(9, 0.0), (4, 1e-9), (3, 0.0), (9, 0.0), (2, 0.0)].into_iter().enumerate() {
+    for (case, (r, eps)) in [(9, 0.0), (4, 1e-9), (3, 0.0), (9, 0.0), (2, 0.0)]
+        .into_iter()
+        .enumerate()
+    {
         let b = random_factor(&mut rng, d, r);
         let mean: Vec<f64> = (0..d).map(|_| rng.random_range(0.5..2.5)).collect();
         let cov = cov_of(&b, d, r, eps);
         let (p, err) = orthant_probability(&mean, &cov, &opts()).unwrap();
         let mc = monte_carlo(&mean, &b, d, r, samples, 100 + case as u64);
         let tol = 4.0 * (mc * (1.0 - mc) / samples as f64).sqrt() + err + 1e-9;
-        assert!((p - mc).abs() <= tol, "case {case} (rank {r}): Genz {p} (err {err:e}) vs MC {mc}, tol {tol:e}");
+        assert!(
+            (p - mc).abs() <= tol,
+            "case {case} (rank {r}): Genz {p} (err {err:e}) vs MC {mc}, tol {tol:e}"
+        );
     }
 }
 
@@ -114,7 +133,7 @@ fn ten_classes_match_monte_carlo_1e6() {
 }
 
 #[test]
-#[ignore = "slow (about 10 s in release): the 10^7-sample version of the test above"]
+#[ignore = "slow (about 6 s in release): the 10^7-sample version of the test above"]
 fn ten_classes_match_monte_carlo_1e7() {
     ten_dim_vs_monte_carlo(10_000_000);
 }
@@ -134,8 +153,14 @@ fn singular_and_deterministic_components_are_exact() {
     let cov = [1.0, 0.0, 0.0, 0.0];
     let (p, e) = orthant_probability(&[0.4, 2.0], &cov, &opts()).unwrap();
     assert!((p - normal_cdf(0.4)).abs() < 1e-16 && e == 0.0);
-    assert_eq!(orthant_probability(&[0.4, -2.0], &cov, &opts()).unwrap(), (0.0, 0.0));
-    assert_eq!(orthant_probability(&[1.0, 2.0], &[0.0; 4], &opts()).unwrap(), (1.0, 0.0));
+    assert_eq!(
+        orthant_probability(&[0.4, -2.0], &cov, &opts()).unwrap(),
+        (0.0, 0.0)
+    );
+    assert_eq!(
+        orthant_probability(&[1.0, 2.0], &[0.0; 4], &opts()).unwrap(),
+        (1.0, 0.0)
+    );
     // A tie with no variance is an error of the class (f_y > f_c fails).
     let err = class_error(&[1.0, 1.0, 0.0], &[0.0; 9], 0, &[0.0; 3], &opts()).unwrap();
     assert_eq!(err, 1.0);
@@ -160,18 +185,52 @@ fn results_are_deterministic_for_a_seed() {
 fn rejects_bad_input() {
     let o = opts();
     let bad = |mean: &[f64], cov: &[f64]| orthant_probability(mean, cov, &o).unwrap_err();
-    assert!(matches!(bad(&[0.0, 0.0], &[1.0, 0.0, 0.0]), Error::WrongLength { name: "cov", .. }));
-    assert!(matches!(bad(&[f64::NAN], &[1.0]), Error::BadEntry { name: "mean", .. }));
-    assert!(matches!(bad(&[0.0], &[f64::INFINITY]), Error::BadEntry { name: "cov", .. }));
-    assert!(matches!(bad(&[0.0, 0.0], &[1.0, 0.5, 0.4, 1.0]), Error::BadEntry { name: "cov", .. }));
-    assert!(matches!(bad(&[0.0], &[-1.0]), Error::BadEntry { name: "cov", .. }));
-    assert!(matches!(bad(&[0.0, 0.0], &[1.0, 2.0, 2.0, 1.0]), Error::NotPsd { .. }));
+    assert!(matches!(
+        bad(&[0.0, 0.0], &[1.0, 0.0, 0.0]),
+        Error::WrongLength { name: "cov", .. }
+    ));
+    assert!(matches!(
+        bad(&[f64::NAN], &[1.0]),
+        Error::BadEntry { name: "mean", .. }
+    ));
+    assert!(matches!(
+        bad(&[0.0], &[f64::INFINITY]),
+        Error::BadEntry { name: "cov", .. }
+    ));
+    assert!(matches!(
+        bad(&[0.0, 0.0], &[1.0, 0.5, 0.4, 1.0]),
+        Error::BadEntry { name: "cov", .. }
+    ));
+    assert!(matches!(
+        bad(&[0.0], &[-1.0]),
+        Error::BadEntry { name: "cov", .. }
+    ));
+    assert!(matches!(
+        bad(&[0.0, 0.0], &[1.0, 2.0, 2.0, 1.0]),
+        Error::NotPsd { .. }
+    ));
     let not_psd = [1.0, 0.9, -0.9, 0.9, 1.0, 0.9, -0.9, 0.9, 1.0];
     assert!(matches!(bad(&[0.0; 3], &not_psd), Error::NotPsd { .. }));
-    let c = |m: &[f64], y, off: &[f64]| class_error(m, &[1.0, 0.0, 0.0, 1.0], y, off, &o).unwrap_err();
-    assert!(matches!(c(&[0.0, 0.0], 2, &[0.0, 0.0]), Error::ClassOutOfRange { class: 2, k: 2 }));
-    assert!(matches!(c(&[0.0, 0.0], 0, &[0.0]), Error::WrongLength { name: "offsets", .. }));
-    assert!(matches!(c(&[0.0, 0.0], 0, &[f64::NAN, 0.0]), Error::BadEntry { name: "offsets", .. }));
+    let c =
+        |m: &[f64], y, off: &[f64]| class_error(m, &[1.0, 0.0, 0.0, 1.0], y, off, &o).unwrap_err();
+    assert!(matches!(
+        c(&[0.0, 0.0], 2, &[0.0, 0.0]),
+        Error::ClassOutOfRange { class: 2, k: 2 }
+    ));
+    assert!(matches!(
+        c(&[0.0, 0.0], 0, &[0.0]),
+        Error::WrongLength {
+            name: "offsets",
+            ..
+        }
+    ));
+    assert!(matches!(
+        c(&[0.0, 0.0], 0, &[f64::NAN, 0.0]),
+        Error::BadEntry {
+            name: "offsets",
+            ..
+        }
+    ));
     assert!(matches!(
         class_error(&[0.0], &[1.0], 0, &[0.0], &o).unwrap_err(),
         Error::TooFewClasses { k: 1 }
@@ -179,13 +238,40 @@ fn rejects_bad_input() {
     let opt = |g: GenzOptions| orthant_probability(&[0.0], &[1.0], &g).unwrap_err();
     for (g, name) in [
         (GenzOptions { abs_tol: 0.0, ..o }, "abs_tol"),
-        (GenzOptions { abs_tol: f64::NAN, ..o }, "abs_tol"),
+        (
+            GenzOptions {
+                abs_tol: f64::NAN,
+                ..o
+            },
+            "abs_tol",
+        ),
         (GenzOptions { shifts: 1, ..o }, "shifts"),
         (GenzOptions { min_points: 0, ..o }, "min_points"),
-        (GenzOptions { max_points: 10, ..o }, "max_points"),
-        (GenzOptions { singular_tol: 0.0, ..o }, "singular_tol"),
-        (GenzOptions { singular_tol: 0.5, ..o }, "singular_tol"),
+        (
+            GenzOptions {
+                max_points: 10,
+                ..o
+            },
+            "max_points",
+        ),
+        (
+            GenzOptions {
+                singular_tol: 0.0,
+                ..o
+            },
+            "singular_tol",
+        ),
+        (
+            GenzOptions {
+                singular_tol: 0.5,
+                ..o
+            },
+            "singular_tol",
+        ),
     ] {
-        assert!(matches!(opt(g), Error::BadValue { name: got, .. } if got == name), "{name}");
+        assert!(
+            matches!(opt(g), Error::BadValue { name: got, .. } if got == name),
+            "{name}"
+        );
     }
 }
