@@ -216,8 +216,8 @@ fn hash_throughput() {
 fn import_offline_cifar_subset() {
     let Some(root) = shared() else { return };
     let dst = TempDir::new("import-cifar");
-    let report = imbalance_datasets::import(DatasetName::Cifar10, &root.join("cifar10"), &dst.0)
-        .unwrap();
+    let report =
+        imbalance_datasets::import(DatasetName::Cifar10, &root.join("cifar10"), &dst.0).unwrap();
     assert_eq!(report.files.len(), 3, "{report:?}");
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
     let ds = load(DatasetName::Cifar10, Some(&dst.0), &LoadOptions::default()).unwrap();

@@ -55,7 +55,10 @@ fn main() {
     let secs = t.elapsed().as_secs_f64();
     let flops = 2.0 * n as f64 * d as f64 * p as f64 + (n as f64).powi(2) * p as f64;
     let gib = |doubles: f64| doubles * 8.0 / (1u64 << 30) as f64;
-    println!("n={n} d={d} p={p} activation={act} threads={}", rayon::current_num_threads());
+    println!(
+        "n={n} d={d} p={p} activation={act} threads={}",
+        rayon::current_num_threads()
+    );
     println!("gram: {secs:.2} s, {:.1} GFLOP/s", flops / secs / 1e9);
     println!(
         "sizes: X {:.3} GiB, Gram {:.3} GiB, n x p features would be {:.3} GiB",
@@ -63,5 +66,9 @@ fn main() {
         gib((n * n) as f64),
         gib(n as f64 * p as f64)
     );
-    println!("check: G[0,0] = {:.6}, G[0,1] = {:.6}", g[(0, 0)], g[(0, 1)]);
+    println!(
+        "check: G[0,0] = {:.6}, G[0,1] = {:.6}",
+        g[(0, 0)],
+        g[(0, 1)]
+    );
 }

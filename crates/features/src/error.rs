@@ -33,7 +33,9 @@ pub enum Error {
         allowed: &'static str,
     },
     /// Identity features have width = dim and no bias.
-    #[error("identity features are phi(x) = x / sqrt(d): width must equal dim = {dim} (got {width}) and bias_var must be 0 (got {bias_var})")]
+    #[error(
+        "identity features are phi(x) = x / sqrt(d): width must equal dim = {dim} (got {width}) and bias_var must be 0 (got {bias_var})"
+    )]
     IdentityParams {
         /// Input dimension.
         dim: usize,
@@ -43,13 +45,17 @@ pub enum Error {
         bias_var: f64,
     },
     /// The activation has no closed-form infinite-width kernel.
-    #[error("no closed-form infinite-width kernel for {activation}; use erf (close to tanh) or finite random features")]
+    #[error(
+        "no closed-form infinite-width kernel for {activation}; use erf (close to tanh) or finite random features"
+    )]
     NoClosedForm {
         /// The activation.
         activation: Activation,
     },
     /// The Gram matrix does not match the labels.
-    #[error("Gram matrix is {rows} x {cols} but there are {labels} labels; it must be square with one row per label")]
+    #[error(
+        "Gram matrix is {rows} x {cols} but there are {labels} labels; it must be square with one row per label"
+    )]
     GramShape {
         /// Rows.
         rows: usize,
@@ -81,7 +87,9 @@ pub enum Error {
         k: usize,
     },
     /// A class has too few samples for the estimator.
-    #[error("class {class} has {count} samples; the {estimator} estimator needs at least {need} per class")]
+    #[error(
+        "class {class} has {count} samples; the {estimator} estimator needs at least {need} per class"
+    )]
     ClassTooSmall {
         /// The class.
         class: usize,

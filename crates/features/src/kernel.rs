@@ -3,7 +3,8 @@
 use std::f64::consts::PI;
 
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
+use rayon::prelude::*;
 
 use crate::Activation;
 use crate::error::{Error, Result};
@@ -31,7 +32,11 @@ pub fn limit_kernel(
     x: MatRef<'_, f64>,
     x2: MatRef<'_, f64>,
 ) -> Result<Mat<f64>> {
-    assert_eq!(x.ncols(), x2.ncols(), "x and x2 must have the same dimension");
+    assert_eq!(
+        x.ncols(),
+        x2.ncols(),
+        "x and x2 must have the same dimension"
+    );
     if !bias_var.is_finite() || bias_var < 0.0 {
         return Err(Error::BadValue {
             param: "bias_var",
@@ -43,32 +48,39 @@ pub fn limit_kernel(
         return Err(Error::NoClosedForm { activation });
     }
     let d = x.ncols().max(1) as f64;
-    let mut k = Mat::zeros(x.nrows(), x2.nrows());
+    let (n1, n2) = (x.nrows(), x2.nrows());
+    let mut buf = vec![0.0; n1 * n2];
     matmul(
-        k.as_mut(),
+        MatMut::from_column_major_slice_mut(&mut buf, n1, n2),
         Accum::Replace,
         x,
         x2.transpose(),
         1.0 / d,
         Par::rayon(0),
     );
+    crate::simd_state::reset();
     let sq = |m: MatRef<'_, f64>, i: usize| -> f64 {
         (0..m.ncols()).map(|j| m[(i, j)] * m[(i, j)]).sum::<f64>() / d + bias_var
     };
-    let a: Vec<f64> = (0..x.nrows()).map(|i| sq(x, i)).collect();
-    let c: Vec<f64> = (0..x2.nrows()).map(|i| sq(x2, i)).collect();
-    for j in 0..x2.nrows() {
-        for i in 0..x.nrows() {
-            let r = k[(i, j)] + bias_var;
-            k[(i, j)] = match activation {
-                Activation::Relu => relu_kernel(a[i], c[j], r),
-                Activation::Erf => erf_kernel(a[i], c[j], r),
-                Activation::Identity => r,
-                Activation::Tanh => unreachable!("rejected above"),
-            };
-        }
+    let a: Vec<f64> = (0..n1).map(|i| sq(x, i)).collect();
+    let c: Vec<f64> = (0..n2).map(|i| sq(x2, i)).collect();
+    if n1 > 0 {
+        buf.par_chunks_mut(n1)
+            .zip(c.par_iter())
+            .for_each(|(col, &cj)| {
+                crate::simd_state::reset();
+                for (v, &ai) in col.iter_mut().zip(&a) {
+                    let r = *v + bias_var;
+                    *v = match activation {
+                        Activation::Relu => relu_kernel(ai, cj, r),
+                        Activation::Erf => erf_kernel(ai, cj, r),
+                        Activation::Identity => r,
+                        Activation::Tanh => unreachable!("rejected above"),
+                    };
+                }
+            });
     }
-    Ok(k)
+    Ok(Mat::from_fn(n1, n2, |i, j| buf[i + j * n1]))
 }
 
 /// The symmetric limit Gram matrix `limit_kernel(activation, bias_var, x, x)`, with the

@@ -35,6 +35,7 @@ pub mod error;
 mod kernel;
 mod moments;
 mod random_features;
+mod simd_state;
 
 pub use activation::{Activation, erf};
 pub use error::{Error, Result};

@@ -150,6 +150,7 @@ impl FeatureMoments {
             });
         }
         let n = labels.len();
+        crate::simd_state::reset();
         check_gram(gram, n)?;
         let counts = class_counts(labels, k)?;
         let need = estimator.min_count();
@@ -167,6 +168,7 @@ impl FeatureMoments {
         let cols: Vec<(Vec<f64>, Vec<f64>)> = (0..n)
             .into_par_iter()
             .map(|j| {
+                crate::simd_state::reset();
                 let mut u = vec![0.0; k];
                 let mut sq = vec![0.0; k];
                 for i in 0..n {
@@ -190,6 +192,7 @@ impl FeatureMoments {
         let fcols: Vec<Vec<f64>> = (0..n)
             .into_par_iter()
             .map(|j| {
+                crate::simd_state::reset();
                 let b = labels[j];
                 let mut f = vec![0.0; k];
                 let colmean: Vec<f64> = (0..k).map(|a| u(j, a) / nf[a]).collect();
@@ -225,7 +228,11 @@ impl FeatureMoments {
             let na = nf[a];
             let tr_c: f64 = members[a].iter().map(|&t| kc(t)).sum();
             let diag_sum: f64 = members[a].iter().map(|&t| kdiag(t)).sum();
-            trace[a] = if unbiased { tr_c / (na - 1.0) } else { tr_c / na };
+            trace[a] = if unbiased {
+                tr_c / (na - 1.0)
+            } else {
+                tr_c / na
+            };
             for b in 0..k {
                 let nb = nf[b];
                 means_gram[(a, b)] = if a != b {

@@ -28,8 +28,8 @@ pub struct FeatureParams {
 
 impl FeatureParams {
     /// Parameters of phi(x) = act(F x + b) / sqrt(p) with input dimension `dim` (d >= 1),
-    /// width `width` (p >= 1), F_ij ~ N(0, 1/d) and b_k ~ N(0, bias_var) (bias_var finite,
-    /// >= 0). For [`Activation::Identity`] there is no random map: width must equal dim
+    /// width `width` (p >= 1), F_ij ~ N(0, 1/d) and b_k ~ N(0, bias_var) (bias_var must be
+    /// finite and non-negative). For [`Activation::Identity`] there is no random map: width must equal dim
     /// and bias_var must be 0 (or use [`FeatureParams::identity`]).
     pub fn new(
         dim: usize,
@@ -136,6 +136,7 @@ fn par() -> Par {
 
 /// Copy the lower triangle onto the upper one.
 fn symmetrize(g: &mut Mat<f64>) {
+    crate::simd_state::reset();
     let n = g.nrows();
     for j in 0..n {
         for i in 0..j {
@@ -189,7 +190,7 @@ impl RandomFeatures {
     /// features `start .. start + w`; `start` is a multiple of SEED_BLOCK.
     fn generate(&self, start: usize, f: &mut [f64], b: &mut [f64]) {
         let d = self.params.dim;
-        debug_assert_eq!(start % SEED_BLOCK, 0);
+        debug_assert!(start.is_multiple_of(SEED_BLOCK));
         let scale = 1.0 / (d as f64).sqrt();
         let bstd = self.params.bias_var.sqrt();
         let seed = self.seed;
@@ -197,6 +198,7 @@ impl RandomFeatures {
             .zip(b.par_chunks_mut(SEED_BLOCK))
             .enumerate()
             .for_each(|(j, (fb, bb))| {
+                crate::simd_state::reset();
                 let mut rng = block_rng(seed, (start / SEED_BLOCK + j) as u64);
                 for (col, bias) in fb.chunks_exact_mut(d).zip(bb.iter_mut()) {
                     let z: f64 = rng.sample(StandardNormal);
@@ -244,6 +246,7 @@ impl RandomFeatures {
                     hs.par_chunks_mut(n)
                         .zip(bbuf[..w].par_iter())
                         .for_each(|(col, &bias)| {
+                            crate::simd_state::reset();
                             for v in col.iter_mut() {
                                 *v = act.apply(*v + bias);
                             }
@@ -273,6 +276,7 @@ impl RandomFeatures {
         let s = 1.0 / (p as f64).sqrt();
         let mut out = Mat::zeros(n, p);
         self.for_each_chunk(&[x], |start, w, hs| {
+            crate::simd_state::reset();
             for j in 0..w {
                 for i in 0..n {
                     out[(i, start + j)] = hs[0][(i, j)] * s;
@@ -422,6 +426,7 @@ impl RandomFeatures {
         }
         let s = 1.0 / (p as f64).sqrt();
         self.for_each_chunk(&[x], |start, w, hs| {
+            crate::simd_state::reset();
             let h = hs[0];
             for j in 0..w {
                 let mut acc = vec![0.0; k];
@@ -460,7 +465,10 @@ mod tests {
         assert_eq!(RandomFeatures::chunk_size(10), MAX_CHUNK);
         assert_eq!(RandomFeatures::chunk_size(5000), MAX_CHUNK);
         let c = RandomFeatures::chunk_size(100_000);
-        assert!(c % SEED_BLOCK == 0 && c < MAX_CHUNK && c >= SEED_BLOCK, "{c}");
+        assert!(
+            c.is_multiple_of(SEED_BLOCK) && (SEED_BLOCK..MAX_CHUNK).contains(&c),
+            "{c}"
+        );
         assert_eq!(RandomFeatures::chunk_size(100_000_000), SEED_BLOCK);
     }
 

@@ -31,7 +31,7 @@ fn max_abs_diff(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> f64 {
 #[test]
 fn chunked_gram_equals_explicit_features() {
     // p = 1500 > MAX_CHUNK (two chunks, the second one partial and not a multiple of 64)
-    assert!(1500 > MAX_CHUNK);
+    const { assert!(1500 > MAX_CHUNK) };
     let x = gaussian(30, 7, 1);
     let xt = gaussian(11, 7, 2);
     for act in [Activation::Relu, Activation::Tanh, Activation::Erf] {
@@ -45,7 +45,10 @@ fn chunked_gram_equals_explicit_features() {
         assert_eq!(g[(3, 17)], g[(17, 3)]);
         let c = map.cross_gram(x.as_ref(), xt.as_ref());
         let explicit_c = &phit * phi.transpose();
-        assert!(max_abs_diff(c.as_ref(), explicit_c.as_ref()) < 1e-12, "{act}");
+        assert!(
+            max_abs_diff(c.as_ref(), explicit_c.as_ref()) < 1e-12,
+            "{act}"
+        );
         let (g2, c2) = map.gram_and_cross(x.as_ref(), xt.as_ref());
         assert!(max_abs_diff(g2.as_ref(), g.as_ref()) < 1e-12);
         assert!(max_abs_diff(c2.as_ref(), c.as_ref()) < 1e-12);
@@ -57,8 +60,14 @@ fn features_are_a_prefix_of_wider_maps() {
     // Feature k comes from the stream of block k / 64 whatever p is: the first 100
     // features of a p = 1100 map equal a p = 100 map, up to the 1/sqrt(p) scale.
     let x = gaussian(5, 4, 3);
-    let narrow = RandomFeatures::from_seed(FeatureParams::new(4, 100, Activation::Relu, 1.0).unwrap(), 5);
-    let wide = RandomFeatures::from_seed(FeatureParams::new(4, 1100, Activation::Relu, 1.0).unwrap(), 5);
+    let narrow = RandomFeatures::from_seed(
+        FeatureParams::new(4, 100, Activation::Relu, 1.0).unwrap(),
+        5,
+    );
+    let wide = RandomFeatures::from_seed(
+        FeatureParams::new(4, 1100, Activation::Relu, 1.0).unwrap(),
+        5,
+    );
     let a = narrow.features(x.as_ref());
     let b = wide.features(x.as_ref());
     let s = (1100.0f64 / 100.0).sqrt();
@@ -68,7 +77,10 @@ fn features_are_a_prefix_of_wider_maps() {
         }
     }
     // another seed gives other features
-    let other = RandomFeatures::from_seed(FeatureParams::new(4, 100, Activation::Relu, 1.0).unwrap(), 6);
+    let other = RandomFeatures::from_seed(
+        FeatureParams::new(4, 100, Activation::Relu, 1.0).unwrap(),
+        6,
+    );
     assert!(max_abs_diff(other.features(x.as_ref()).as_ref(), a.as_ref()) > 1e-3);
 }
 
@@ -77,7 +89,10 @@ fn thread_count_independence() {
     // Large enough for faer and rayon to split the work (n = 400, d = 200, 3 chunks).
     let x = gaussian(400, 200, 4);
     let xt = gaussian(50, 200, 5);
-    let map = RandomFeatures::from_seed(FeatureParams::new(200, 2100, Activation::Relu, 0.5).unwrap(), 77);
+    let map = RandomFeatures::from_seed(
+        FeatureParams::new(200, 2100, Activation::Relu, 0.5).unwrap(),
+        77,
+    );
     let run = |threads: usize| {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -111,16 +126,55 @@ fn seeded_from_rng() {
 #[test]
 fn rejected_params() {
     let e = FeatureParams::new(0, 10, Activation::Relu, 0.0).unwrap_err();
-    assert!(matches!(e, Error::BadSize { param: "dim", value: 0, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::BadSize {
+                param: "dim",
+                value: 0,
+                ..
+            }
+        ),
+        "{e}"
+    );
     let e = FeatureParams::new(5, 0, Activation::Relu, 0.0).unwrap_err();
-    assert!(matches!(e, Error::BadSize { param: "width", value: 0, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::BadSize {
+                param: "width",
+                value: 0,
+                ..
+            }
+        ),
+        "{e}"
+    );
     assert!(e.to_string().contains("width = 0"));
     for bad in [-0.1, f64::NAN, f64::INFINITY] {
         let e = FeatureParams::new(5, 10, Activation::Tanh, bad).unwrap_err();
-        assert!(matches!(e, Error::BadValue { param: "bias_var", .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                Error::BadValue {
+                    param: "bias_var",
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
     let e = FeatureParams::new(5, 10, Activation::Identity, 0.0).unwrap_err();
-    assert!(matches!(e, Error::IdentityParams { dim: 5, width: 10, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::IdentityParams {
+                dim: 5,
+                width: 10,
+                ..
+            }
+        ),
+        "{e}"
+    );
     let e = FeatureParams::new(5, 5, Activation::Identity, 1.0).unwrap_err();
     assert!(matches!(e, Error::IdentityParams { .. }), "{e}");
     assert!(FeatureParams::identity(0).is_err());
@@ -147,7 +201,10 @@ fn identity_map() {
 fn class_means_match_explicit_features() {
     let x = gaussian(20, 5, 8);
     let labels: Vec<usize> = (0..20).map(|i| i % 3).collect();
-    let map = RandomFeatures::from_seed(FeatureParams::new(5, 1200, Activation::Tanh, 0.1).unwrap(), 3);
+    let map = RandomFeatures::from_seed(
+        FeatureParams::new(5, 1200, Activation::Tanh, 0.1).unwrap(),
+        3,
+    );
     let phi = map.features(x.as_ref());
     let means = map.class_means(x.as_ref(), &labels, 4).unwrap();
     for c in 0..3 {
@@ -166,7 +223,10 @@ fn class_means_match_explicit_features() {
 
 #[test]
 fn empty_input() {
-    let map = RandomFeatures::from_seed(FeatureParams::new(3, 100, Activation::Relu, 0.0).unwrap(), 1);
+    let map = RandomFeatures::from_seed(
+        FeatureParams::new(3, 100, Activation::Relu, 0.0).unwrap(),
+        1,
+    );
     let x = Mat::<f64>::zeros(0, 3);
     assert_eq!(map.gram(x.as_ref()).nrows(), 0);
     let y = gaussian(2, 3, 1);
@@ -230,21 +290,32 @@ fn finite_width_gram_converges_to_limit_kernel() {
     // ratio of mean squared errors in [10/2.5, 10*2.5] (both factors of 2-2.5 are > 2.4 sd
     // of the worst case on the log scale).
     let x = gaussian(24, 10, 10);
-    for (act, bias) in [(Activation::Relu, 0.0), (Activation::Relu, 0.5), (Activation::Erf, 0.2)] {
+    for (act, bias) in [
+        (Activation::Relu, 0.0),
+        (Activation::Relu, 0.5),
+        (Activation::Erf, 0.2),
+    ] {
         let mut mean_err = [0.0; 2];
         let mut mean_pred = [0.0; 2];
         for (slot, p) in [1_000, 10_000].into_iter().enumerate() {
             for seed in 0..10 {
-                let (e, pr) = error_and_prediction(act, bias, x.as_ref(), p, 1000 + seed, seed == 0);
+                let (e, pr) =
+                    error_and_prediction(act, bias, x.as_ref(), p, 1000 + seed, seed == 0);
                 mean_err[slot] += e / 10.0;
                 mean_pred[slot] += pr;
             }
             let ratio = mean_err[slot] / mean_pred[slot];
-            eprintln!("{act} bias {bias} p {p}: mean ||G-K||^2 {:.3e}, predicted {:.3e}, ratio {ratio:.2}", mean_err[slot], mean_pred[slot]);
+            eprintln!(
+                "{act} bias {bias} p {p}: mean ||G-K||^2 {:.3e}, predicted {:.3e}, ratio {ratio:.2}",
+                mean_err[slot], mean_pred[slot]
+            );
             assert!((0.5..2.0).contains(&ratio), "{act} p={p}: ratio {ratio}");
         }
         let shrink = mean_err[0] / mean_err[1];
-        assert!((4.0..25.0).contains(&shrink), "{act}: 1e3 -> 1e4 error ratio {shrink}");
+        assert!(
+            (4.0..25.0).contains(&shrink),
+            "{act}: 1e3 -> 1e4 error ratio {shrink}"
+        );
     }
 }
 

@@ -63,7 +63,8 @@ fn plug_in_matches_explicit_features() {
     let counts = [7, 5, 9];
     let p = 6;
     let (xs, labels) = sample(&counts, p, 1);
-    let m = FeatureMoments::from_gram(gram(&xs).as_ref(), &labels, 3, MomentEstimator::PlugIn).unwrap();
+    let m =
+        FeatureMoments::from_gram(gram(&xs).as_ref(), &labels, 3, MomentEstimator::PlugIn).unwrap();
     assert_eq!(m.counts, counts);
     // explicit sample means and covariances (divisor n_c)
     let mean = |c: usize| -> V {
@@ -95,7 +96,9 @@ fn plug_in_matches_explicit_features() {
         for y in 0..3 {
             close(m.means_gram[(c, y)], dot(&mean(c), &mean(y)), "means_gram");
             let sy = cov(y);
-            let tp: f64 = (0..p).map(|a| (0..p).map(|b| sc[a][b] * sy[b][a]).sum::<f64>()).sum();
+            let tp: f64 = (0..p)
+                .map(|a| (0..p).map(|b| sc[a][b] * sy[b][a]).sum::<f64>())
+                .sum();
             close(m.trace_prod[(c, y)], tp, "trace_prod");
             for c2 in 0..3 {
                 let mc = dot(&mean(c), &mv(&sy, &mean(c2)));
@@ -113,7 +116,8 @@ fn unbiased_matches_brute_force_u_statistics() {
     let counts = [5, 4, 6];
     let p = 5;
     let (xs, labels) = sample(&counts, p, 2);
-    let m = FeatureMoments::from_gram(gram(&xs).as_ref(), &labels, 3, MomentEstimator::Unbiased).unwrap();
+    let m = FeatureMoments::from_gram(gram(&xs).as_ref(), &labels, 3, MomentEstimator::Unbiased)
+        .unwrap();
     let idx: Vec<Vec<usize>> = (0..3).map(|c| members(&labels, c)).collect();
     for c in 0..3 {
         // tr Sigma_c = E |a_i - a_j|^2 / 2 over i != j
@@ -210,8 +214,10 @@ fn unbiased_in_expectation_plug_in_not() {
             })
             .collect();
         let g = gram(&xs);
-        let u = FeatureMoments::from_gram(g.as_ref(), &labels, 1, MomentEstimator::Unbiased).unwrap();
-        let pl = FeatureMoments::from_gram(g.as_ref(), &labels, 1, MomentEstimator::PlugIn).unwrap();
+        let u =
+            FeatureMoments::from_gram(g.as_ref(), &labels, 1, MomentEstimator::Unbiased).unwrap();
+        let pl =
+            FeatureMoments::from_gram(g.as_ref(), &labels, 1, MomentEstimator::PlugIn).unwrap();
         u_tr2.push(u.trace_prod[(0, 0)]);
         u_msm.push(u.mean_cov[0][(0, 0)]);
         plug_tr2.push(pl.trace_prod[(0, 0)]);
@@ -223,37 +229,102 @@ fn unbiased_in_expectation_plug_in_not() {
         (m, (var / n).sqrt())
     };
     let (m, se) = stats(&u_tr2);
-    assert!((m - tr2).abs() < 5.0 * se, "tr Sigma^2: {m} +- {se} vs {tr2}");
+    assert!(
+        (m - tr2).abs() < 5.0 * se,
+        "tr Sigma^2: {m} +- {se} vs {tr2}"
+    );
     let (m, se) = stats(&u_msm);
-    assert!((m - msm).abs() < 5.0 * se, "mu Sigma mu: {m} +- {se} vs {msm}");
+    assert!(
+        (m - msm).abs() < 5.0 * se,
+        "mu Sigma mu: {m} +- {se} vs {msm}"
+    );
     let (m, se) = stats(&plug_tr2);
-    assert!(m - tr2 > 10.0 * se, "plug-in should be visibly biased: {m} vs {tr2}");
+    assert!(
+        m - tr2 > 10.0 * se,
+        "plug-in should be visibly biased: {m} vs {tr2}"
+    );
 }
 
 #[test]
 fn rejected_inputs() {
     let (xs, labels) = sample(&[4, 4], 3, 4);
     let g = gram(&xs);
-    let e = FeatureMoments::from_gram(g.as_ref(), &labels[..7], 2, MomentEstimator::PlugIn).unwrap_err();
-    assert!(matches!(e, Error::GramShape { rows: 8, labels: 7, .. }), "{e}");
+    let e = FeatureMoments::from_gram(g.as_ref(), &labels[..7], 2, MomentEstimator::PlugIn)
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::GramShape {
+                rows: 8,
+                labels: 7,
+                ..
+            }
+        ),
+        "{e}"
+    );
     let e = FeatureMoments::from_gram(g.as_ref(), &labels, 1, MomentEstimator::PlugIn).unwrap_err();
-    assert!(matches!(e, Error::LabelOutOfRange { label: 1, k: 1, .. }), "{e}");
-    let e = FeatureMoments::from_gram(g.as_ref(), &labels, 3, MomentEstimator::Unbiased).unwrap_err();
-    assert!(matches!(e, Error::ClassTooSmall { class: 2, count: 0, need: 4, .. }), "{e}");
+    assert!(
+        matches!(e, Error::LabelOutOfRange { label: 1, k: 1, .. }),
+        "{e}"
+    );
+    let e =
+        FeatureMoments::from_gram(g.as_ref(), &labels, 3, MomentEstimator::Unbiased).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::ClassTooSmall {
+                class: 2,
+                count: 0,
+                need: 4,
+                ..
+            }
+        ),
+        "{e}"
+    );
     let e = FeatureMoments::from_gram(g.as_ref(), &labels, 0, MomentEstimator::PlugIn).unwrap_err();
     assert!(matches!(e, Error::BadSize { param: "k", .. }), "{e}");
     let mut bad = g.clone();
     bad[(1, 0)] += 1.0;
-    let e = FeatureMoments::from_gram(bad.as_ref(), &labels, 2, MomentEstimator::PlugIn).unwrap_err();
-    assert!(matches!(e, Error::BadGram { problem: "not symmetric", .. }), "{e}");
+    let e =
+        FeatureMoments::from_gram(bad.as_ref(), &labels, 2, MomentEstimator::PlugIn).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::BadGram {
+                problem: "not symmetric",
+                ..
+            }
+        ),
+        "{e}"
+    );
     let mut bad = g.clone();
     bad[(2, 2)] = f64::NAN;
-    let e = FeatureMoments::from_gram(bad.as_ref(), &labels, 2, MomentEstimator::PlugIn).unwrap_err();
-    assert!(matches!(e, Error::BadGram { problem: "not finite", .. }), "{e}");
+    let e =
+        FeatureMoments::from_gram(bad.as_ref(), &labels, 2, MomentEstimator::PlugIn).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::BadGram {
+                problem: "not finite",
+                ..
+            }
+        ),
+        "{e}"
+    );
     let (xs3, labels3) = sample(&[3, 5], 3, 5);
     let e = FeatureMoments::from_gram(gram(&xs3).as_ref(), &labels3, 2, MomentEstimator::Unbiased)
         .unwrap_err();
-    assert!(matches!(e, Error::ClassTooSmall { class: 0, count: 3, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::ClassTooSmall {
+                class: 0,
+                count: 3,
+                ..
+            }
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -261,14 +332,23 @@ fn random_feature_moments_via_map() {
     use imbalance_features::{Activation, FeatureParams, RandomFeatures};
     let x = Mat::from_fn(12, 4, |i, j| ((i * 4 + j) as f64 * 0.71).cos());
     let labels: Vec<usize> = (0..12).map(|i| i % 2).collect();
-    let map = RandomFeatures::from_seed(FeatureParams::new(4, 300, Activation::Relu, 0.1).unwrap(), 8);
-    let a = map.moments(x.as_ref(), &labels, 2, MomentEstimator::PlugIn).unwrap();
+    let map = RandomFeatures::from_seed(
+        FeatureParams::new(4, 300, Activation::Relu, 0.1).unwrap(),
+        8,
+    );
+    let a = map
+        .moments(x.as_ref(), &labels, 2, MomentEstimator::PlugIn)
+        .unwrap();
     // the same from the class means computed chunk by chunk
     let means = map.class_means(x.as_ref(), &labels, 2).unwrap();
     let mg = &means * means.transpose();
     for c in 0..2 {
         for y in 0..2 {
-            close(a.means_gram[(c, y)], mg[(c, y)], "means_gram via class_means");
+            close(
+                a.means_gram[(c, y)],
+                mg[(c, y)],
+                "means_gram via class_means",
+            );
         }
     }
 }

@@ -1,8 +1,6 @@
 //! Fuzz the streaming tar reader with arbitrary bytes.
 #![no_main]
 
-use std::io::Read;
-
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
