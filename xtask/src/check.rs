@@ -210,7 +210,7 @@ pub fn first_difference(a: &str, b: &str) -> Option<(usize, Option<String>, Opti
         match (la.next(), lb.next()) {
             (None, None) => {
                 // Same lines; a trailing newline may still differ.
-                return (a != b).then(|| (n, None, None));
+                return (a != b).then_some((n, None, None));
             }
             (x, y) if x == y => {}
             (x, y) => return Some((n, x.map(str::to_string), y.map(str::to_string))),

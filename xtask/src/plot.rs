@@ -335,7 +335,9 @@ impl Figure {
                 rows.push(vec![]);
                 cur_w = 0;
             }
-            rows.last_mut().map(|r| r.push(i));
+            if let Some(r) = rows.last_mut() {
+                r.push(i);
+            }
             cur_w += ew + gap;
         }
         let row_h = 30i32;
@@ -499,12 +501,11 @@ impl Axis {
             lo: 0.0,
             hi: 0.0,
         };
-        if let Some((a, b)) = fixed {
-            if let (Some(lo), Some(hi)) = (probe.t(a), probe.t(b)) {
-                if hi > lo {
-                    return Axis { log, lo, hi };
-                }
-            }
+        if let Some((a, b)) = fixed
+            && let (Some(lo), Some(hi)) = (probe.t(a), probe.t(b))
+            && hi > lo
+        {
+            return Axis { log, lo, hi };
         }
         let ts: Vec<f64> = values.iter().filter_map(|&v| probe.t(v)).collect();
         let (mut lo, mut hi) = ts
@@ -704,12 +705,10 @@ fn clip_segment(
             }
         }
     }
-    (t0 <= t1).then(|| {
-        (
-            (a.0 + t0 * dx, a.1 + t0 * dy),
-            (a.0 + t1 * dx, a.1 + t1 * dy),
-        )
-    })
+    (t0 <= t1).then_some((
+        (a.0 + t0 * dx, a.1 + t0 * dy),
+        (a.0 + t1 * dx, a.1 + t1 * dy),
+    ))
 }
 
 /// Draw one panel in `area`.

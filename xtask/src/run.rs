@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::atomic::{clean_stale_temps, write_atomic};
 use crate::ctx::{Ctx, Settings};
-use crate::experiments::{Experiment, ExperimentOutput, REGISTRY, select};
+use crate::experiments::{Experiment, ExperimentOutput, REGISTRY, select_from};
 use crate::progress::fmt_duration;
 use crate::report::{self, ExperimentSummary, RunStatus, Tally, Timing, Verdict};
 use crate::table::write_json;
@@ -95,7 +95,12 @@ pub struct RunSummary {
 /// report) and the others still run; the function then returns an error naming it. FAILed
 /// claims are results, not errors: they are reported and the function returns `Ok`.
 pub fn reproduce(opts: &Options) -> Result<RunSummary> {
-    let selected = select(&opts.only)?;
+    reproduce_with(REGISTRY, opts)
+}
+
+/// [`reproduce`] over an explicit list of experiments instead of [`REGISTRY`] (tests).
+pub fn reproduce_with(registry: &[&dyn Experiment], opts: &Options) -> Result<RunSummary> {
+    let selected = select_from(registry, &opts.only)?;
     if opts.seeds == Some(0) {
         bail!("--seeds must be at least 1 (got 0)");
     }
@@ -128,8 +133,7 @@ pub fn reproduce(opts: &Options) -> Result<RunSummary> {
         }
         let start = Instant::now();
         let mut ctx = Ctx::new(exp.id(), &settings);
-        let result = exp
-            .run(&mut ctx)
+        let result = run_catching(*exp, &mut ctx)
             .and_then(|o| o.validate().map(|()| o))
             .and_then(|o| write_outputs(*exp, &settings, &o).map(|()| o));
         let seconds = start.elapsed().as_secs_f64();
@@ -176,7 +180,7 @@ pub fn reproduce(opts: &Options) -> Result<RunSummary> {
 
     // timings.json is run-dependent and therefore not compared by --check.
     write_json(&out.join("timings.json"), &timings)?;
-    let all: Vec<ExperimentSummary> = REGISTRY
+    let all: Vec<ExperimentSummary> = registry
         .iter()
         .map(|e| {
             fresh
@@ -220,6 +224,22 @@ pub fn reproduce(opts: &Options) -> Result<RunSummary> {
         errors,
         report: report_path,
     })
+}
+
+/// Run one experiment, turning a panic (e.g. an assertion in a library crate) into an error so
+/// that one broken experiment does not take a long full run down with it.
+fn run_catching(exp: &dyn Experiment, ctx: &mut Ctx) -> Result<ExperimentOutput> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exp.run(ctx))) {
+        Ok(r) => r,
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic payload".to_string());
+            bail!("panicked: {msg}")
+        }
+    }
 }
 
 /// The command of the whole report, as shown in REPORT.md: without `--only` (the report
@@ -438,6 +458,89 @@ mod tests {
         assert_eq!(
             o.command_line(),
             "cargo xtask reproduce --quick --only e1,e4 --out elsewhere"
+        );
+    }
+
+    /// Experiments that fail a claim, lack data, return an error and panic.
+    struct Fake(&'static str, u8);
+    impl Experiment for Fake {
+        fn id(&self) -> &'static str {
+            self.0
+        }
+        fn title(&self) -> &'static str {
+            "fake"
+        }
+        fn claim(&self) -> &'static str {
+            "fake claim"
+        }
+        fn run(&self, _ctx: &mut Ctx) -> Result<ExperimentOutput> {
+            let mut o = ExperimentOutput::new();
+            match self.1 {
+                0 => {
+                    o.claim(report::Claim::judged(
+                        "f1.1",
+                        "gap is small",
+                        "gap <= 0.01",
+                        "gap = 0.2",
+                        false,
+                    ));
+                }
+                1 => {
+                    o.claim(report::Claim::not_run(
+                        "f2.1",
+                        "holds on MNIST",
+                        "gap <= 0.02",
+                        "MNIST not found: run `imbalance fetch mnist`",
+                    ));
+                    o.note("No image data: get it with `imbalance fetch mnist`.");
+                }
+                2 => bail!("grid point rho=50 diverged"),
+                _ => panic!("assertion in a library crate"),
+            }
+            Ok(o)
+        }
+    }
+
+    #[test]
+    fn fail_not_run_error_and_panic_are_all_reported_and_others_still_run() {
+        let t = TempDir::new("fakes");
+        let reg: [&dyn Experiment; 4] = [
+            &Fake("f1", 0),
+            &Fake("f2", 1),
+            &Fake("f3", 2),
+            &Fake("f4", 3),
+        ];
+        let err = reproduce_with(&reg, &opts(t.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("f3, f4"), "{err}");
+        let r = fs::read_to_string(t.path().join("REPORT.md")).unwrap();
+        assert!(
+            r.contains("0 PASS, 1 FAIL, 1 NOT RUN, 2 experiment error(s)"),
+            "{r}"
+        );
+        assert!(r.contains("> - **f1.1**: gap is small"));
+        assert!(r.contains("NOT RUN: MNIST not found: run `imbalance fetch mnist`"));
+        assert!(r.contains("No image data: get it with"));
+        assert!(r.contains("**f3 stopped with an error:** grid point rho=50 diverged"));
+        assert!(r.contains("**f4 stopped with an error:** panicked: assertion in a library crate"));
+
+        // Fix f3 only (--only f3): the report keeps f1, f2 and f4 from their summary.json.
+        let reg: [&dyn Experiment; 4] = [
+            &Fake("f1", 0),
+            &Fake("f2", 1),
+            &Fake("f3", 0),
+            &Fake("f4", 3),
+        ];
+        let o = Options {
+            only: vec!["f3".into()],
+            ..opts(t.path())
+        };
+        reproduce_with(&reg, &o).unwrap();
+        let r = fs::read_to_string(t.path().join("REPORT.md")).unwrap();
+        assert!(
+            r.contains("0 PASS, 2 FAIL, 1 NOT RUN, 1 experiment error(s)"),
+            "{r}"
         );
     }
 }

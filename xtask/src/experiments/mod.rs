@@ -117,21 +117,29 @@ impl ExperimentOutput {
     }
 }
 
-/// The registered ids, comma-separated (for messages).
-pub fn ids() -> String {
-    REGISTRY
+/// The ids of `registry`, comma-separated (for messages).
+pub fn ids(registry: &[&dyn Experiment]) -> String {
+    registry
         .iter()
         .map(|e| e.id())
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-/// The experiments selected by `--only` (all when `only` is empty), in registry order.
-/// Ids are matched case-insensitively; an unknown or empty id is an error naming the
-/// allowed ids.
+/// The experiments of [`REGISTRY`] selected by `--only` (see [`select_from`]).
 pub fn select(only: &[String]) -> Result<Vec<&'static dyn Experiment>> {
+    select_from(REGISTRY, only)
+}
+
+/// The experiments of `registry` selected by `--only` (all when `only` is empty), in registry
+/// order. Ids are matched case-insensitively; an unknown or empty id is an error naming the
+/// allowed ids.
+pub fn select_from<'a>(
+    registry: &[&'a dyn Experiment],
+    only: &[String],
+) -> Result<Vec<&'a dyn Experiment>> {
     if only.is_empty() {
-        return Ok(REGISTRY.to_vec());
+        return Ok(registry.to_vec());
     }
     let mut wanted = vec![];
     for raw in only {
@@ -139,18 +147,18 @@ pub fn select(only: &[String]) -> Result<Vec<&'static dyn Experiment>> {
         if id.is_empty() {
             bail!(
                 "--only: empty experiment id in the list; allowed ids: {}",
-                ids()
+                ids(registry)
             );
         }
-        if !REGISTRY.iter().any(|e| e.id() == id) {
+        if !registry.iter().any(|e| e.id() == id) {
             bail!(
                 "--only: unknown experiment id {raw:?}; allowed ids: {}",
-                ids()
+                ids(registry)
             );
         }
         wanted.push(id);
     }
-    Ok(REGISTRY
+    Ok(registry
         .iter()
         .copied()
         .filter(|e| wanted.iter().any(|w| w == e.id()))
