@@ -53,8 +53,15 @@ fn bench_mnist_load(c: &mut Criterion) {
             verify_checksums: verify,
         };
         group.bench_function(
-            BenchmarkId::new("mnist_full_load", if verify { "sha256" } else { "no_sha256" }),
-            |b| b.iter(|| black_box(load_dir(DatasetName::Mnist, &dir, &opts).expect("MNIST loads"))),
+            BenchmarkId::new(
+                "mnist_full_load",
+                if verify { "sha256" } else { "no_sha256" },
+            ),
+            |b| {
+                b.iter(|| {
+                    black_box(load_dir(DatasetName::Mnist, &dir, &opts).expect("MNIST loads"))
+                })
+            },
         );
     }
     group.finish();

@@ -19,7 +19,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, criterion_group, criterion_main};
+use criterion::{
+    BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, criterion_group, criterion_main,
+};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
 use imbalance::gradflow::{FlowOptions, gradient_flow, max_margin, training_loss};
@@ -34,7 +36,9 @@ const T: f64 = 1e6;
 
 /// Class counts: 5 classes of `n_max`, 5 of `n_max / 10`.
 fn counts(n_max: usize) -> Vec<usize> {
-    (0..K).map(|c| if c < 5 { n_max } else { n_max / 10 }).collect()
+    (0..K)
+        .map(|c| if c < 5 { n_max } else { n_max / 10 })
+        .collect()
 }
 
 /// The Gram matrix X X^T of a Gaussian mixture x = SNR e_y + z, z ~ N(0, I_P), and the labels.
@@ -62,11 +66,21 @@ fn gram(counts: &[usize]) -> (Mat<f64>, Vec<usize>) {
                 x[(i, j)] = normal() + if c0 + j == labels[i] { SNR } else { 0.0 };
             }
         }
-        matmul(g.as_mut(), Accum::Add, x.as_ref(), x.transpose(), 1.0, Par::rayon(0));
+        matmul(
+            g.as_mut(),
+            Accum::Add,
+            x.as_ref(),
+            x.transpose(),
+            1.0,
+            Par::rayon(0),
+        );
     }
     // Exactly symmetric.
     let g = Mat::from_fn(n, n, |i, j| if i >= j { g[(i, j)] } else { g[(j, i)] });
-    eprintln!("built the {n} x {n} Gram matrix (p = {P}) in {:.1} s", start.elapsed().as_secs_f64());
+    eprintln!(
+        "built the {n} x {n} Gram matrix (p = {P}) in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
     (g, labels)
 }
 

@@ -17,7 +17,11 @@ fn json(args: &[&str]) -> Value {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{args:?} failed: {stderr}");
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(stdout.trim().lines().count(), 1, "one JSON object on one line: {stdout}");
+    assert_eq!(
+        stdout.trim().lines().count(),
+        1,
+        "one JSON object on one line: {stdout}"
+    );
     serde_json::from_str(&stdout).expect("stdout is JSON")
 }
 
@@ -28,23 +32,33 @@ fn fails(args: &[&str], expect_in_message: &str) {
     assert!(!out.status.success(), "{args:?} should fail");
     assert_eq!(out.status.code(), Some(2), "{args:?}: exit code");
     assert!(out.stdout.is_empty(), "{args:?}: nothing on stdout");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: one line on stderr: {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "{args:?}: one line on stderr: {stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     assert!(
-        stderr.to_lowercase().contains(&expect_in_message.to_lowercase()),
+        stderr
+            .to_lowercase()
+            .contains(&expect_in_message.to_lowercase()),
         "{args:?}: expected '{expect_in_message}' in: {stderr}"
     );
 }
 
 fn floats(v: &Value) -> Vec<f64> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
 }
 
 #[test]
 fn simulate_json_has_the_contract_fields() {
     let v = json(&[
-        "simulate", "--counts", "40,10", "--dim", "400", "--snr", "4", "--method", "la",
-        "--tau", "0.5", "--time", "1e3", "--seeds", "2", "--json",
+        "simulate", "--counts", "40,10", "--dim", "400", "--snr", "4", "--method", "la", "--tau",
+        "0.5", "--time", "1e3", "--seeds", "2", "--json",
     ]);
     let per_class = floats(&v["per_class_error"]);
     let std = floats(&v["per_class_error_std"]);
@@ -53,7 +67,10 @@ fn simulate_json_has_the_contract_fields() {
     assert!(per_class.iter().all(|e| (0.0..=1.0).contains(e)));
     let balanced = v["balanced_error"].as_f64().unwrap();
     assert!((balanced - (per_class[0] + per_class[1]) / 2.0).abs() < 1e-12);
-    assert_eq!(v["worst_class_error"].as_f64().unwrap(), per_class[0].max(per_class[1]));
+    assert_eq!(
+        v["worst_class_error"].as_f64().unwrap(),
+        per_class[0].max(per_class[1])
+    );
     assert!(v["seconds"].as_f64().unwrap() >= 0.0);
     assert_eq!(v["config"]["method"]["method"], "la");
     assert_eq!(v["config"]["method"]["params"]["tau"], 0.5);
@@ -63,8 +80,26 @@ fn simulate_json_has_the_contract_fields() {
 #[test]
 fn simulate_is_deterministic_for_a_seed() {
     let args = [
-        "simulate", "--profile", "step", "--classes", "3", "--n-max", "30", "--ratio", "5",
-        "--dim", "300", "--snr", "3", "--method", "cdt", "--time", "inf", "--seed", "7", "--json",
+        "simulate",
+        "--profile",
+        "step",
+        "--classes",
+        "3",
+        "--n-max",
+        "30",
+        "--ratio",
+        "5",
+        "--dim",
+        "300",
+        "--snr",
+        "3",
+        "--method",
+        "cdt",
+        "--time",
+        "inf",
+        "--seed",
+        "7",
+        "--json",
     ];
     let (a, b) = (json(&args), json(&args));
     assert_eq!(a["per_class_error"], b["per_class_error"]);
@@ -92,45 +127,73 @@ fn bad_input_gets_one_clear_line() {
     fails(&with(&["--counts", "10"]), "at least 2 classes");
     fails(&with(&["--counts", "10,x"]), "--counts");
     fails(&with(&[]), "--counts");
-    fails(&with(&["--counts", "10,5", "--profile", "step"]), "not both");
-    fails(&with(&["--profile", "step", "--classes", "4", "--n-max", "10"]), "--ratio");
+    fails(
+        &with(&["--counts", "10,5", "--profile", "step"]),
+        "not both",
+    );
+    fails(
+        &with(&["--profile", "step", "--classes", "4", "--n-max", "10"]),
+        "--ratio",
+    );
     fails(&with(&["--counts", "10,5", "--time", "0"]), "--time");
     fails(&with(&["--counts", "10,5", "--time", "-3"]), "--time");
     fails(&with(&["--counts", "10,5", "--time", "soon"]), "--time");
-    fails(&with(&["--counts", "10,5", "--tau", "1"]), "does not take --tau");
+    fails(
+        &with(&["--counts", "10,5", "--tau", "1"]),
+        "does not take --tau",
+    );
     fails(&with(&["--counts", "10,5", "--seeds", "0"]), "--seeds");
     fails(
-        &["simulate", "--counts", "10,5", "--dim", "0", "--snr", "3", "--method", "ce"],
+        &[
+            "simulate", "--counts", "10,5", "--dim", "0", "--snr", "3", "--method", "ce",
+        ],
         "dim",
     );
     fails(
-        &["simulate", "--counts", "10,5", "--dim", "-4", "--snr", "3", "--method", "ce"],
+        &[
+            "simulate", "--counts", "10,5", "--dim", "-4", "--snr", "3", "--method", "ce",
+        ],
         "--dim",
     );
     fails(
-        &["simulate", "--counts", "10,5", "--dim", "ten", "--snr", "3", "--method", "ce"],
+        &[
+            "simulate", "--counts", "10,5", "--dim", "ten", "--snr", "3", "--method", "ce",
+        ],
         "--dim",
     );
     for snr in ["nan", "NaN", "-1"] {
         fails(
-            &["simulate", "--counts", "10,5", "--dim", "50", "--snr", snr, "--method", "ce"],
+            &[
+                "simulate", "--counts", "10,5", "--dim", "50", "--snr", snr, "--method", "ce",
+            ],
             "snr",
         );
     }
     fails(
-        &["simulate", "--counts", "10,5", "--dim", "50", "--snr", "3", "--method", "focal"],
+        &[
+            "simulate", "--counts", "10,5", "--dim", "50", "--snr", "3", "--method", "focal",
+        ],
         "unknown method 'focal'",
     );
     fails(
-        &["simulate", "--counts", "10,5", "--dim", "50", "--snr", "3", "--method", "la", "--tau", "nan"],
+        &[
+            "simulate", "--counts", "10,5", "--dim", "50", "--snr", "3", "--method", "la", "--tau",
+            "nan",
+        ],
         "tau",
     );
     fails(
-        &["simulate", "--counts", "10,5", "--dim", "50", "--snr", "3", "--method", "posthoc", "--time", "inf"],
+        &[
+            "simulate", "--counts", "10,5", "--dim", "50", "--snr", "3", "--method", "posthoc",
+            "--time", "inf",
+        ],
         "undefined at T = inf",
     );
     fails(
-        &["simulate", "--counts", "10,5", "--dim", "50", "--snr", "3", "--noise", "0", "--method", "ce"],
+        &[
+            "simulate", "--counts", "10,5", "--dim", "50", "--snr", "3", "--noise", "0",
+            "--method", "ce",
+        ],
         "sigma",
     );
     fails(&["simulate", "--bogus"], "--bogus");

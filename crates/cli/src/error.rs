@@ -20,6 +20,15 @@ pub enum Error {
     /// Training failed or its input was invalid.
     #[error(transparent)]
     GradFlow(#[from] imbalance_gradflow::Error),
+    /// Invalid theory input, or a theory computation failed.
+    #[error(transparent)]
+    Theory(#[from] imbalance_theory::Error),
+    /// A dataset could not be found, read or validated.
+    #[error(transparent)]
+    Datasets(#[from] imbalance_datasets::Error),
+    /// Invalid random-feature parameters.
+    #[error(transparent)]
+    Features(#[from] imbalance_features::Error),
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Io(#[from] std::io::Error),

@@ -16,6 +16,8 @@
 mod args;
 mod error;
 mod output;
+pub mod pipeline;
+mod predict;
 mod simulate;
 
 use std::process::ExitCode;
@@ -36,6 +38,10 @@ struct Cli {
 enum Command {
     /// Sample a Gaussian mixture, train by exact gradient flow, measure per-class test error.
     Simulate(simulate::SimulateArgs),
+    /// Predict per-class test errors with the mean-field theory (no training).
+    Predict(predict::PredictArgs),
+    /// Tune a method's hyperparameter by minimising the theory's predicted error.
+    Tune(predict::TuneArgs),
 }
 
 /// Runs the command line on the process arguments; the exit code to return from `main`.
@@ -54,9 +60,18 @@ where
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
-            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
                 let _ = e.print();
-                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { 2 } else { 0 };
+                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                    2
+                } else {
+                    0
+                };
             }
             // clap's message starts with "error: ..."; keep that one line and point to --help.
             let text = e.render().to_string();
@@ -67,6 +82,8 @@ where
     };
     let result = match &cli.command {
         Command::Simulate(a) => simulate::run(a),
+        Command::Predict(a) => predict::run_predict(a),
+        Command::Tune(a) => predict::run_tune(a),
     };
     match result {
         Ok(()) => 0,

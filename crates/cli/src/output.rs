@@ -40,7 +40,10 @@ impl ErrorSummary {
 
     /// A human-readable table, with a std column when given.
     pub fn print_table(&self, counts: &[usize], std: Option<&[f64]>) {
-        println!("class  n_train  error{}", if std.is_some() { "    std" } else { "" });
+        println!(
+            "class  n_train  error{}",
+            if std.is_some() { "    std" } else { "" }
+        );
         for (c, e) in self.per_class.iter().enumerate() {
             let n = counts.get(c).copied().unwrap_or(0);
             match std {
@@ -48,7 +51,10 @@ impl ErrorSummary {
                 None => println!("{c:>5}  {n:>7}  {e:.4}"),
             }
         }
-        println!("balanced error {:.4}, worst-class error {:.4}", self.balanced, self.worst);
+        println!(
+            "balanced error {:.4}, worst-class error {:.4}",
+            self.balanced, self.worst
+        );
     }
 }
 
@@ -56,7 +62,9 @@ impl ErrorSummary {
 pub fn mean_std(rows: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
     let k = rows.first().map_or(0, Vec::len);
     let r = rows.len() as f64;
-    let mean: Vec<f64> = (0..k).map(|c| rows.iter().map(|v| v[c]).sum::<f64>() / r).collect();
+    let mean: Vec<f64> = (0..k)
+        .map(|c| rows.iter().map(|v| v[c]).sum::<f64>() / r)
+        .collect();
     let std = (0..k)
         .map(|c| {
             if rows.len() < 2 {
@@ -103,7 +111,10 @@ impl Progress {
         }
         let elapsed = self.start.elapsed().as_secs_f64();
         let left = elapsed / done as f64 * (self.total - done) as f64;
-        eprint!("\r{}: {done}/{} done, about {left:.0} s left   ", self.what, self.total);
+        eprint!(
+            "\r{}: {done}/{} done, about {left:.0} s left   ",
+            self.what, self.total
+        );
         if done == self.total {
             eprintln!();
         }

@@ -35,7 +35,13 @@ impl Default for OdeOptions {
 impl OdeOptions {
     /// Checks every option; the error names the first bad one.
     pub fn validate(&self) -> Result<()> {
-        let bad = |name, value, allowed| Err(Error::BadOption { name, value, allowed });
+        let bad = |name, value, allowed| {
+            Err(Error::BadOption {
+                name,
+                value,
+                allowed,
+            })
+        };
         if !(self.rtol > 0.0 && self.rtol.is_finite()) {
             return bad("rtol", self.rtol, "a finite number > 0");
         }
@@ -70,9 +76,30 @@ const A: [[f64; 6]; 7] = [
     [1.0 / 5.0, 0.0, 0.0, 0.0, 0.0, 0.0],
     [3.0 / 40.0, 9.0 / 40.0, 0.0, 0.0, 0.0, 0.0],
     [44.0 / 45.0, -56.0 / 15.0, 32.0 / 9.0, 0.0, 0.0, 0.0],
-    [19372.0 / 6561.0, -25360.0 / 2187.0, 64448.0 / 6561.0, -212.0 / 729.0, 0.0, 0.0],
-    [9017.0 / 3168.0, -355.0 / 33.0, 46732.0 / 5247.0, 49.0 / 176.0, -5103.0 / 18656.0, 0.0],
-    [35.0 / 384.0, 0.0, 500.0 / 1113.0, 125.0 / 192.0, -2187.0 / 6784.0, 11.0 / 84.0],
+    [
+        19372.0 / 6561.0,
+        -25360.0 / 2187.0,
+        64448.0 / 6561.0,
+        -212.0 / 729.0,
+        0.0,
+        0.0,
+    ],
+    [
+        9017.0 / 3168.0,
+        -355.0 / 33.0,
+        46732.0 / 5247.0,
+        49.0 / 176.0,
+        -5103.0 / 18656.0,
+        0.0,
+    ],
+    [
+        35.0 / 384.0,
+        0.0,
+        500.0 / 1113.0,
+        125.0 / 192.0,
+        -2187.0 / 6784.0,
+        11.0 / 84.0,
+    ],
 ];
 /// Difference between the 5th-order and the embedded 4th-order weights.
 const E: [f64; 7] = [
@@ -140,7 +167,11 @@ where
     // Initial step (Hairer, Norsett & Wanner, II.4): from the size of y, f and an estimate of f'.
     let mut h = {
         let (d0, d1) = (norm(y, y), norm(&k[0], y));
-        let h0 = if d0 < 1e-5 || d1 < 1e-5 { 1e-6 } else { 0.01 * d0 / d1 };
+        let h0 = if d0 < 1e-5 || d1 < 1e-5 {
+            1e-6
+        } else {
+            0.01 * d0 / d1
+        };
         for i in 0..dim {
             stage[i] = y[i] + h0 * k[0][i];
         }
@@ -225,9 +256,18 @@ mod tests {
         // dy/dt = -y, y(0) = 1: y(T) = exp(-T).
         for t_end in [0.1, 1.0, 10.0] {
             let mut y = [1.0];
-            let opts = OdeOptions { rtol: 1e-10, atol: 1e-14, ..Default::default() };
+            let opts = OdeOptions {
+                rtol: 1e-10,
+                atol: 1e-14,
+                ..Default::default()
+            };
             integrate(&mut y, t_end, &opts, |_, y, d| d[0] = -y[0], |_, _| {}).unwrap();
-            assert!((y[0] - (-t_end).exp()).abs() < 1e-8, "{} vs {}", y[0], (-t_end).exp());
+            assert!(
+                (y[0] - (-t_end).exp()).abs() < 1e-8,
+                "{} vs {}",
+                y[0],
+                (-t_end).exp()
+            );
         }
     }
 
@@ -236,20 +276,49 @@ mod tests {
         // dy/dt = exp(-y), y(0) = 0: y = ln(1 + t), the margin growth of late gradient flow.
         let run = |t_end: f64| {
             let mut y = [0.0];
-            let opts = OdeOptions { rtol: 1e-8, atol: 1e-12, ..Default::default() };
-            let stats = integrate(&mut y, t_end, &opts, |_, y, d| d[0] = (-y[0]).exp(), |_, _| {}).unwrap();
-            assert!((y[0] - t_end.ln_1p()).abs() < 1e-6 * t_end.ln_1p(), "{} vs {}", y[0], t_end.ln_1p());
+            let opts = OdeOptions {
+                rtol: 1e-8,
+                atol: 1e-12,
+                ..Default::default()
+            };
+            let stats = integrate(
+                &mut y,
+                t_end,
+                &opts,
+                |_, y, d| d[0] = (-y[0]).exp(),
+                |_, _| {},
+            )
+            .unwrap();
+            assert!(
+                (y[0] - t_end.ln_1p()).abs() < 1e-6 * t_end.ln_1p(),
+                "{} vs {}",
+                y[0],
+                t_end.ln_1p()
+            );
             stats.rhs_evals
         };
         let (short, long) = (run(1e3), run(1e12));
-        assert!(long < 3 * short, "T=1e12 took {long} evaluations, T=1e3 {short}");
+        assert!(
+            long < 3 * short,
+            "T=1e12 took {long} evaluations, T=1e3 {short}"
+        );
     }
 
     #[test]
     fn observe_sees_increasing_times_ending_at_t_end() {
         let mut times = vec![];
         let mut y = [1.0, 0.0];
-        let stats = integrate(&mut y, 50.0, &OdeOptions::default(), |_, y, d| { d[0] = y[1]; d[1] = -y[0]; }, |t, _| times.push(t)).unwrap();
+        let stats = integrate(
+            &mut y,
+            50.0,
+            &OdeOptions::default(),
+            |_, y, d| {
+                d[0] = y[1];
+                d[1] = -y[0];
+            },
+            |t, _| times.push(t),
+        )
+        .unwrap();
         assert_eq!(times.len(), stats.steps);
         assert!(times.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(*times.last().unwrap(), 50.0);
@@ -258,18 +327,32 @@ mod tests {
 
     #[test]
     fn rejects_bad_options() {
-        let run = |t_end: f64, opts: OdeOptions| integrate(&mut [0.0], t_end, &opts, |_, _, d| d[0] = 1.0, |_, _| {});
+        let run = |t_end: f64, opts: OdeOptions| {
+            integrate(&mut [0.0], t_end, &opts, |_, _, d| d[0] = 1.0, |_, _| {})
+        };
         for t in [0.0, -1.0, f64::NAN, f64::INFINITY] {
-            assert!(matches!(run(t, OdeOptions::default()), Err(Error::BadOption { name: "T", .. })));
+            assert!(matches!(
+                run(t, OdeOptions::default()),
+                Err(Error::BadOption { name: "T", .. })
+            ));
         }
         let d = OdeOptions::default();
         assert!(run(1.0, OdeOptions { rtol: 0.0, ..d }).is_err());
         assert!(run(1.0, OdeOptions { atol: -1.0, ..d }).is_err());
         assert!(run(1.0, OdeOptions { t0: 0.0, ..d }).is_err());
         assert!(run(1.0, OdeOptions { max_steps: 0, ..d }).is_err());
-        assert!(matches!(run(1e6, OdeOptions { max_steps: 3, ..d }), Err(Error::TooManySteps { .. })));
+        assert!(matches!(
+            run(1e6, OdeOptions { max_steps: 3, ..d }),
+            Err(Error::TooManySteps { .. })
+        ));
         // A blow-up is reported, not returned as garbage.
-        let blow = integrate(&mut [1.0], 10.0, &d, |_, y, dy| dy[0] = y[0] * y[0], |_, _| {});
+        let blow = integrate(
+            &mut [1.0],
+            10.0,
+            &d,
+            |_, y, dy| dy[0] = y[0] * y[0],
+            |_, _| {},
+        );
         assert!(blow.is_err());
     }
 }

@@ -836,4 +836,3 @@ fn max_margin_reports_failure() {
 }
 
 // ---------------------------------------------------------------- the per-sample kernel
-

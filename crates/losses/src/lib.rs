@@ -68,7 +68,11 @@ impl Loss {
                 .enumerate()
                 .find(|(_, x)| !x.is_finite() || (positive && **x <= 0.0))
             {
-                let need = if positive { "positive and finite" } else { "finite" };
+                let need = if positive {
+                    "positive and finite"
+                } else {
+                    "finite"
+                };
                 return Err(Error::BadComponent {
                     what,
                     why: format!("entry {c} is {x}; it must be {need}"),

@@ -174,7 +174,9 @@ impl FromStr for MethodName {
         MethodName::ALL
             .into_iter()
             .find(|m| m.as_str() == s)
-            .ok_or_else(|| Error::UnknownMethod { name: s.to_string() })
+            .ok_or_else(|| Error::UnknownMethod {
+                name: s.to_string(),
+            })
     }
 }
 
@@ -258,8 +260,12 @@ impl Method {
         let n: f64 = counts.iter().map(|&c| c as f64).sum();
         let n_max = counts.iter().copied().max().unwrap_or(1) as f64;
         let log_prior: Vec<f64> = counts.iter().map(|&c| (c as f64 / n).ln()).collect();
-        let temperature =
-            |gamma: f64| -> Vec<f64> { counts.iter().map(|&c| (c as f64 / n_max).powf(gamma)).collect() };
+        let temperature = |gamma: f64| -> Vec<f64> {
+            counts
+                .iter()
+                .map(|&c| (c as f64 / n_max).powf(gamma))
+                .collect()
+        };
         let ones = vec![1.0; k];
         let zeros = vec![0.0; k];
         let (delta, iota, margin, omega) = match *self {
@@ -277,7 +283,10 @@ impl Method {
             }
             Method::Cdt { gamma } => (temperature(gamma), zeros.clone(), zeros, ones),
             Method::Ldam { c } => {
-                let margin = counts.iter().map(|&nc| c * (nc as f64).powf(-0.25)).collect();
+                let margin = counts
+                    .iter()
+                    .map(|&nc| c * (nc as f64).powf(-0.25))
+                    .collect();
                 (ones.clone(), zeros, margin, ones)
             }
             Method::Vs { gamma, tau } => {

@@ -16,7 +16,10 @@ fn all_methods() -> Vec<Method> {
         Method::PostHoc { tau: 1.0 },
         Method::Cdt { gamma: 0.5 },
         Method::Ldam { c: 2.0 },
-        Method::Vs { gamma: 0.3, tau: 0.8 },
+        Method::Vs {
+            gamma: 0.3,
+            tau: 0.8,
+        },
     ]
 }
 
@@ -55,7 +58,10 @@ fn stable_at_huge_logits() {
                 let mut grad = [0.0; 4];
                 let v = loss.value_and_grad(&z, y, &mut grad);
                 assert!(v.is_finite() && v >= 0.0, "{method}: value {v}");
-                assert!(grad.iter().all(|g| g.is_finite()), "{method}: grad {grad:?}");
+                assert!(
+                    grad.iter().all(|g| g.is_finite()),
+                    "{method}: grad {grad:?}"
+                );
             }
         }
     }
@@ -105,7 +111,10 @@ fn presets_equal_their_textbook_formulas() {
         let u: Vec<f64> = (0..4)
             .map(|c| (COUNTS[c] as f64 / n_max).powf(gamma) * z[c] + tau * prior[c].ln())
             .collect();
-        let got = Method::Vs { gamma, tau }.loss(&COUNTS).unwrap().value(&z, y);
+        let got = Method::Vs { gamma, tau }
+            .loss(&COUNTS)
+            .unwrap()
+            .value(&z, y);
         assert!((got - naive_ce(&u, y)).abs() < 1e-12);
     }
 }
@@ -120,7 +129,10 @@ fn posthoc_offsets_favour_minority_classes() {
         assert!((off[c] + (COUNTS[c] as f64 / n).ln()).abs() < 1e-12);
     }
     assert!(off.windows(2).all(|w| w[0] < w[1]));
-    assert_eq!(Method::La { tau: 1.0 }.prediction_offsets(&COUNTS).unwrap(), vec![0.0; 4]);
+    assert_eq!(
+        Method::La { tau: 1.0 }.prediction_offsets(&COUNTS).unwrap(),
+        vec![0.0; 4]
+    );
     assert!(!Method::PostHoc { tau: 1.0 }.defined_at_infinity());
     assert!(Method::La { tau: 1.0 }.defined_at_infinity());
 }
@@ -139,7 +151,10 @@ fn class_balanced_weights_sum_to_k_and_favour_minorities() {
 fn rejects_bad_counts() {
     assert_eq!(Method::Ce.loss(&[10]), Err(Error::TooFewClasses { k: 1 }));
     assert_eq!(Method::Ce.loss(&[]), Err(Error::TooFewClasses { k: 0 }));
-    assert_eq!(Method::Ce.loss(&[10, 0, 3]), Err(Error::EmptyClass { class: 1 }));
+    assert_eq!(
+        Method::Ce.loss(&[10, 0, 3]),
+        Err(Error::EmptyClass { class: 1 })
+    );
 }
 
 #[test]
@@ -151,10 +166,19 @@ fn rejects_bad_hyperparameters() {
             Method::PostHoc { tau: bad },
             Method::Cdt { gamma: bad },
             Method::Ldam { c: bad },
-            Method::Vs { gamma: bad, tau: 1.0 },
-            Method::Vs { gamma: 0.1, tau: bad },
+            Method::Vs {
+                gamma: bad,
+                tau: 1.0,
+            },
+            Method::Vs {
+                gamma: 0.1,
+                tau: bad,
+            },
         ] {
-            assert!(matches!(m.loss(&COUNTS), Err(Error::BadParam { .. })), "{m:?}");
+            assert!(
+                matches!(m.loss(&COUNTS), Err(Error::BadParam { .. })),
+                "{m:?}"
+            );
         }
     }
 }
@@ -168,7 +192,10 @@ fn rejects_params_a_method_does_not_take() {
     assert!(MethodName::Vs.with_params(&[("margin", 1.0)]).is_err());
     assert_eq!(
         MethodName::Vs.with_params(&[("tau", 0.5)]).unwrap(),
-        Method::Vs { gamma: 0.2, tau: 0.5 }
+        Method::Vs {
+            gamma: 0.2,
+            tau: 0.5
+        }
     );
     assert_eq!(
         Method::La { tau: 1.0 }.with_param("tau", 2.0).unwrap(),
@@ -212,7 +239,10 @@ fn tiny_losses_keep_their_digits() {
     let v = loss.value_and_grad(&[40.0, 0.0], 0, &mut g);
     let e = (-40f64).exp();
     assert!((v - e).abs() < 1e-15 * e, "{v} vs {e}");
-    assert!((g[0] + e).abs() < 1e-15 * e && (g[1] - e).abs() < 1e-15 * e, "{g:?}");
+    assert!(
+        (g[0] + e).abs() < 1e-15 * e && (g[1] - e).abs() < 1e-15 * e,
+        "{g:?}"
+    );
     // Far-underflowing terms are exactly 0, not NaN.
     let v = loss.value_and_grad(&[2000.0, 0.0], 0, &mut g);
     assert_eq!((v, g), (0.0, [0.0, 0.0]));
