@@ -103,7 +103,7 @@ fn simulate_is_deterministic_for_a_seed() {
     ];
     let (a, b) = (json(&args), json(&args));
     assert_eq!(a["per_class_error"], b["per_class_error"]);
-    assert_eq!(a["config"]["gmm"]["counts"], serde_json::json!([30, 6, 6]));
+    assert_eq!(a["config"]["gmm"]["counts"], serde_json::json!([30, 30, 6]));
 }
 
 #[test]
@@ -197,4 +197,79 @@ fn bad_input_gets_one_clear_line() {
         "sigma",
     );
     fails(&["simulate", "--bogus"], "--bogus");
+}
+
+#[test]
+fn predict_matches_the_theory_reference_value() {
+    // THEORY.md §6, row 1: mean-field minority error 0.164 for CE at T = 1e4.
+    let v = json(&[
+        "predict", "--counts", "200,20", "--dim", "2000", "--snr", "5", "--method", "ce", "--time",
+        "1e4", "--json",
+    ]);
+    let e = floats(&v["per_class_error"]);
+    assert!((e[1] - 0.164).abs() < 1e-3, "{e:?}");
+    assert!(e[0] < 0.005);
+    assert_eq!(v["config"]["command"], "predict");
+}
+
+#[test]
+fn tune_reports_the_best_value_and_improves_on_ce() {
+    let args = [
+        "--counts", "200,20", "--dim", "2000", "--snr", "5", "--time", "1e4", "--json",
+    ];
+    let with = |extra: &[&'static str]| -> Vec<&'static str> {
+        extra.iter().copied().chain(args.iter().copied()).collect()
+    };
+    let tuned = json(&with(&["tune", "--method", "la"]));
+    assert_eq!(tuned["best"]["param"], "tau");
+    let tau = tuned["best"]["value"].as_f64().unwrap();
+    assert!(tau > 0.0, "LA with tau > 0 must beat CE here: {tau}");
+    let ce = json(&with(&["predict", "--method", "ce"]));
+    assert!(
+        tuned["balanced_error"].as_f64().unwrap() < ce["balanced_error"].as_f64().unwrap(),
+        "tuned LA must beat CE"
+    );
+    // The reported errors are those of predict at the tuned value.
+    let tau_text = tau.to_string();
+    let mut predict_args = vec!["predict", "--method", "la", "--tau", tau_text.as_str()];
+    predict_args.extend(args);
+    let at_best = json(&predict_args);
+    assert!(
+        (at_best["balanced_error"].as_f64().unwrap() - tuned["balanced_error"].as_f64().unwrap())
+            .abs()
+            < 1e-9
+    );
+}
+
+#[test]
+fn predict_and_tune_reject_bad_input() {
+    let gmm = ["--counts", "200,20", "--dim", "2000", "--snr", "5"];
+    let with = |extra: &[&'static str]| -> Vec<&'static str> {
+        extra.iter().copied().chain(gmm.iter().copied()).collect()
+    };
+    fails(&with(&["tune", "--method", "ce"]), "nothing to tune");
+    fails(
+        &with(&["tune", "--method", "la", "--objective", "median"]),
+        "median",
+    );
+    fails(
+        &with(&["tune", "--method", "posthoc", "--time", "inf"]),
+        "undefined at T = inf",
+    );
+    fails(
+        &with(&["predict", "--method", "posthoc"]),
+        "undefined at T = inf",
+    );
+    fails(
+        &with(&["predict", "--method", "ldam", "--margin", "-1"]),
+        "margin",
+    );
+    fails(
+        &with(&["predict", "--method", "cdt", "--beta", "1"]),
+        "does not take --beta",
+    );
+    fails(
+        &with(&["predict", "--method", "ce", "--time", "1e-400"]),
+        "--time",
+    );
 }

@@ -37,10 +37,13 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Sample a Gaussian mixture, train by exact gradient flow, measure per-class test error.
+    #[command(allow_negative_numbers = true)]
     Simulate(simulate::SimulateArgs),
     /// Predict per-class test errors with the mean-field theory (no training).
+    #[command(allow_negative_numbers = true)]
     Predict(predict::PredictArgs),
     /// Tune a method's hyperparameter by minimising the theory's predicted error.
+    #[command(allow_negative_numbers = true)]
     Tune(predict::TuneArgs),
 }
 

@@ -94,7 +94,7 @@ pub fn run_tune(args: &TuneArgs) -> Result<()> {
     if name == MethodName::Ce {
         return Err(usage(
             "--method",
-            "ce has no hyperparameter to tune; allowed: la, posthoc, cdt, ldam, wce, vs",
+            "ce has nothing to tune; allowed: la, posthoc, cdt, ldam, wce, vs",
         ));
     }
     let objective: Objective = args.objective.parse()?;
