@@ -15,10 +15,12 @@
 
 mod args;
 mod error;
+pub mod images;
 mod output;
 pub mod pipeline;
 mod predict;
 mod simulate;
+mod train;
 
 use std::process::ExitCode;
 
@@ -45,6 +47,14 @@ enum Command {
     /// Tune a method's hyperparameter by minimising the theory's predicted error.
     #[command(allow_negative_numbers = true)]
     Tune(predict::TuneArgs),
+    /// Train on real images (MNIST, Fashion-MNIST, CIFAR-10) with random features; per-class
+    /// test error, and with --predict the anisotropic theory's prediction beside it.
+    #[command(allow_negative_numbers = true)]
+    Train(train::TrainArgs),
+    /// Download a dataset (mnist, fashion-mnist, cifar10) into the data directory.
+    Fetch(train::FetchArgs),
+    /// Copy a dataset from a local folder (or the CIFAR-10 archive) into the data directory.
+    Import(train::ImportArgs),
 }
 
 /// Runs the command line on the process arguments; the exit code to return from `main`.
@@ -87,6 +97,9 @@ where
         Command::Simulate(a) => simulate::run(a),
         Command::Predict(a) => predict::run_predict(a),
         Command::Tune(a) => predict::run_tune(a),
+        Command::Train(a) => train::run_train(a),
+        Command::Fetch(a) => train::run_fetch(a),
+        Command::Import(a) => train::run_import(a),
     };
     match result {
         Ok(()) => 0,
