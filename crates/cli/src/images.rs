@@ -64,8 +64,7 @@ pub enum FeatureSpec {
 
 impl FeatureSpec {
     /// What `--features` accepts, for error messages.
-    pub const ALLOWED: &'static str =
-        "relu:P, tanh:P or erf:P with P a positive integer (number of random features), relu:inf or erf:inf (limit kernel), or identity";
+    pub const ALLOWED: &'static str = "relu:P, tanh:P or erf:P with P a positive integer (number of random features), relu:inf or erf:inf (limit kernel), or identity";
 }
 
 impl FromStr for FeatureSpec {
@@ -105,7 +104,9 @@ impl FromStr for FeatureSpec {
                 width: w,
             }),
             Ok(_) => Err(bad(format!("'{s}': the number of features must be >= 1"))),
-            Err(_) => Err(bad(format!("'{s}': width '{width}' is not a positive integer"))),
+            Err(_) => Err(bad(format!(
+                "'{s}': width '{width}' is not a positive integer"
+            ))),
         }
     }
 }
@@ -437,7 +438,11 @@ fn fit_theory(moments: FeatureMoments, counts: &[usize], samples: usize) -> Resu
 }
 
 /// The Gram matrix of `x` under the feature map.
-fn gram_of(features: FeatureSpec, map: Option<&RandomFeatures>, x: MatRef<'_, f64>) -> Result<Mat<f64>> {
+fn gram_of(
+    features: FeatureSpec,
+    map: Option<&RandomFeatures>,
+    x: MatRef<'_, f64>,
+) -> Result<Mat<f64>> {
     Ok(match (features, map) {
         (FeatureSpec::Limit { activation }, _) => limit_gram(activation, 0.0, x)?,
         (_, Some(map)) => map.gram(x),
@@ -469,7 +474,9 @@ pub fn prepare_images<R: Rng + ?Sized>(
         if m < 4 {
             return Err(usage(
                 "--moment-samples",
-                format!("{m} is too few: the unbiased moment estimators need at least 4 images per class"),
+                format!(
+                    "{m} is too few: the unbiased moment estimators need at least 4 images per class"
+                ),
             ));
         }
         check_available(ds, &vec![m; k], "--moment-samples", "the moment sample")?;
@@ -522,8 +529,12 @@ pub fn prepare_images<R: Rng + ?Sized>(
             let pre = preprocess(ds, &rows, &[])?;
             let x = mat(&pre.train, d);
             let g = gram_of(features, map.as_ref(), x.as_ref())?;
-            let moments =
-                FeatureMoments::from_gram(g.as_ref(), &pre.train_labels, k, MomentEstimator::Unbiased)?;
+            let moments = FeatureMoments::from_gram(
+                g.as_ref(),
+                &pre.train_labels,
+                k,
+                MomentEstimator::Unbiased,
+            )?;
             let fit = fit_theory(moments, counts, m)?;
             timings.moments = t.elapsed().as_secs_f64();
             Some(fit)
@@ -557,7 +568,12 @@ impl PreparedImages {
 
     /// Trains `method` to `horizon` on the subsample and measures its per-class test error
     /// (prediction offsets of post-hoc methods included).
-    pub fn measure(&self, method: &Method, horizon: Horizon, flow: &FlowOptions) -> Result<Measured> {
+    pub fn measure(
+        &self,
+        method: &Method,
+        horizon: Horizon,
+        flow: &FlowOptions,
+    ) -> Result<Measured> {
         let t = Instant::now();
         let loss = method.loss(&self.counts)?;
         let offsets = method.prediction_offsets(&self.counts)?;
@@ -575,7 +591,13 @@ impl PreparedImages {
         let per_class_error = wrong
             .iter()
             .zip(&self.test_counts)
-            .map(|(&w, &n)| if n == 0 { f64::NAN } else { w as f64 / n as f64 })
+            .map(|(&w, &n)| {
+                if n == 0 {
+                    f64::NAN
+                } else {
+                    w as f64 / n as f64
+                }
+            })
             .collect();
         Ok(Measured {
             per_class_error,
@@ -609,7 +631,11 @@ impl PreparedImages {
 
 /// One run end to end: [`prepare_images`] with `spec`, then [`PreparedImages::measure`] and
 /// (with `spec.moment_samples`) [`PreparedImages::predict`].
-pub fn train_images<R: Rng + ?Sized>(ds: &Dataset, spec: &ImageRunSpec, rng: &mut R) -> Result<ImageRun> {
+pub fn train_images<R: Rng + ?Sized>(
+    ds: &Dataset,
+    spec: &ImageRunSpec,
+    rng: &mut R,
+) -> Result<ImageRun> {
     let progress = spec.progress.then(|| Progress::new("train", 5));
     if let Some(p) = &progress {
         p.step(1);

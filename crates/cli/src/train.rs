@@ -7,15 +7,16 @@ use std::time::Instant;
 
 use clap::Args;
 use imbalance_datasets::{
-    DatasetName, InstallReport, LoadOptions, MinorityChoice, fetch, import, load,
-    resolve_data_dir,
+    DatasetName, InstallReport, LoadOptions, MinorityChoice, fetch, import, load, resolve_data_dir,
 };
 use imbalance_gradflow::FlowOptions;
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 use serde_json::json;
 
-use crate::args::{MethodArgs, ProfileKind, check_method_horizon, horizon, horizon_config, method_config};
+use crate::args::{
+    MethodArgs, ProfileKind, check_method_horizon, horizon, horizon_config, method_config,
+};
 use crate::error::{Result, usage};
 use crate::images::{ClassCounts, DEFAULT_MOMENT_SAMPLES, FeatureSpec, ImageRunSpec, train_images};
 use crate::output::{ErrorSummary, print_json};
@@ -168,7 +169,9 @@ fn parse_class_list(list: &str) -> Result<Vec<usize>> {
             t.trim().parse::<usize>().map_err(|_| {
                 usage(
                     "--minority",
-                    format!("'{list}' is not a comma-separated list of class indices 0..9 or 'random'"),
+                    format!(
+                        "'{list}' is not a comma-separated list of class indices 0..9 or 'random'"
+                    ),
                 )
             })
         })
@@ -228,7 +231,7 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
     let spec = ImageRunSpec {
         counts: counts.clone(),
         features,
-        method: method.clone(),
+        method,
         horizon,
         moment_samples,
         flow: FlowOptions::default(),
