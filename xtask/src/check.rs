@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+use crate::experiments::Experiment;
 use crate::report::strip_timings;
-use crate::run::{Options, reproduce};
+use crate::run::{Options, reproduce_with};
 use crate::tempdir::TempDir;
 
 /// Extensions of compared files.
@@ -68,11 +69,12 @@ impl std::fmt::Display for Difference {
 /// Run the check described by `opts` (whose `out` is the committed directory). Returns an
 /// error (non-zero exit) on any difference, after printing them and how to regenerate.
 pub fn run(opts: &Options) -> Result<()> {
-    run_with(opts, true)
+    run_with(crate::experiments::REGISTRY, opts, true)
 }
 
-/// [`run`], optionally deleting the fresh results even when the check fails (tests).
-fn run_with(opts: &Options, keep_on_failure: bool) -> Result<()> {
+/// [`run`] on the experiments of `registry`, optionally deleting the fresh results even when
+/// the check fails (tests).
+fn run_with(registry: &[&dyn Experiment], opts: &Options, keep_on_failure: bool) -> Result<()> {
     let committed = opts.out.clone();
     let regen = format!("{} && git add {}", opts.command_line(), committed.display());
     if !committed.is_dir() {
@@ -94,12 +96,12 @@ fn run_with(opts: &Options, keep_on_failure: bool) -> Result<()> {
         no_cache: true,
         ..opts.clone()
     };
-    let run_result = reproduce(&fresh_opts);
+    let run_result = reproduce_with(registry, &fresh_opts);
     let scope: Option<Vec<String>> = if opts.only.is_empty() {
         None
     } else {
         Some(
-            crate::experiments::select(&opts.only)?
+            crate::experiments::select_from(registry, &opts.only)?
                 .iter()
                 .map(|e| e.id().to_string())
                 .collect(),
@@ -333,20 +335,21 @@ mod tests {
             no_cache: false,
             progress: false,
         };
-        reproduce(&opts).unwrap();
-        run_with(&opts, false).expect("a rerun reproduces the files exactly (determinism)");
+        let demo: [&dyn Experiment; 1] = [&crate::experiments::e0::E0];
+        reproduce_with(&demo, &opts).unwrap();
+        run_with(&demo, &opts, false).expect("a rerun reproduces the files exactly (determinism)");
         // Tamper with one committed number: the check must fail.
         let p = committed.path().join("e0/fit.csv");
         let text = fs::read_to_string(&p).unwrap();
         fs::write(&p, text.replacen('1', "7", 1)).unwrap();
-        let err = run_with(&opts, false).unwrap_err();
+        let err = run_with(&demo, &opts, false).unwrap_err();
         assert!(err.to_string().contains("--check failed"));
         // Missing committed directory: a clear error with the regeneration command.
         let missing = Options {
             out: committed.path().join("nope"),
             ..opts
         };
-        let err = run_with(&missing, false).unwrap_err().to_string();
+        let err = run_with(&demo, &missing, false).unwrap_err().to_string();
         assert!(
             err.contains("regenerate with: cargo xtask reproduce --quick --seeds 2 --out"),
             "{err}"

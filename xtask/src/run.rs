@@ -390,7 +390,8 @@ mod tests {
     fn demo_experiment_end_to_end() {
         let t = TempDir::new("e2e");
         let o = opts(t.path());
-        let summary = reproduce(&o).unwrap();
+        let demo: [&dyn Experiment; 1] = [&crate::experiments::e0::E0];
+        let summary = reproduce_with(&demo, &o).unwrap();
         assert_eq!(summary.tally.fail, 0, "the demo's claims hold");
         assert!(summary.tally.pass >= 4);
         let d = t.path().join("e0");
@@ -423,7 +424,7 @@ mod tests {
         let csv1 = fs::read(d.join("samples.csv")).unwrap();
         let stale = d.join("old-table.csv");
         fs::write(&stale, "x").unwrap();
-        reproduce(&o).unwrap();
+        reproduce_with(&demo, &o).unwrap();
         assert_eq!(fs::read(d.join("samples.csv")).unwrap(), csv1);
         assert!(!stale.exists(), "stale outputs are removed");
         let timings: BTreeMap<String, Timing> =

@@ -1,7 +1,8 @@
 //! E0: a purely synthetic smoke test of the whole pipeline (cache, progress, tables, plots,
 //! claims, report). It samples y = c·ln x + N(0, σ²) for c in {1, 2} on a log grid of x,
 //! averages over seeds, and checks that least squares recovers the slopes and the noise level.
-//! It is the template for E1-E8 and will be removed once they exist.
+//! It is not registered: the driver's tests run it as a fixture, and it is the template for
+//! new experiments.
 
 use anyhow::Result;
 use serde::Serialize;
