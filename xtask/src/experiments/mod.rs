@@ -12,10 +12,16 @@ use crate::plot::Figure;
 use crate::report::Claim;
 use crate::table::Table;
 
+mod common;
 mod e0;
+mod e1;
+mod e2;
+mod e3;
+mod e4;
+mod e8;
 
 /// All experiments, in run order. THE list: `--only`, `REPORT.md` and `--check` follow it.
-pub static REGISTRY: &[&dyn Experiment] = &[&e0::E0];
+pub static REGISTRY: &[&dyn Experiment] = &[&e0::E0, &e1::E1, &e2::E2, &e3::E3, &e4::E4, &e8::E8];
 
 /// One experiment of `cargo xtask reproduce`.
 pub trait Experiment: Sync {
