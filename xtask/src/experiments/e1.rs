@@ -8,8 +8,10 @@ use anyhow::Result;
 use imbalance_gradflow::Horizon;
 use imbalance_losses::Method;
 
-use super::common::{Gmm, Stat, agreement_tol, f3, group_stats, groups, logspace, simulate_errors,
-    theory_errors, MODEL_TOL};
+use super::common::{
+    Gmm, MODEL_TOL, Stat, agreement_tol, f3, group_stats, groups, logspace, simulate_errors,
+    theory_errors,
+};
 use super::{Experiment, ExperimentOutput};
 use crate::ctx::Ctx;
 use crate::plot::{Figure, Panel};
@@ -41,10 +43,7 @@ impl Experiment for E1 {
     }
 
     fn run(&self, ctx: &mut Ctx) -> Result<ExperimentOutput> {
-        let rhos = ctx.pick(
-            vec![1.0, 3.0, 10.0, 30.0, 100.0],
-            logspace(1.0, 100.0, 11),
-        );
+        let rhos = ctx.pick(vec![1.0, 3.0, 10.0, 30.0, 100.0], logspace(1.0, 100.0, 11));
         let seeds = ctx.seeds(3, 10);
         let horizon = Horizon::Infinite;
         let method = Method::Ce;
@@ -67,10 +66,7 @@ impl Experiment for E1 {
         for &rho in &rhos {
             let gmm = Gmm::step(K, K_MIN, N_MAX, rho, DIM, SNR)?;
             let th = groups(&gmm, &theory_errors(ctx, &gmm, &method, horizon)?);
-            let sim = group_stats(
-                &gmm,
-                &simulate_errors(ctx, &gmm, &method, horizon, seeds)?,
-            );
+            let sim = group_stats(&gmm, &simulate_errors(ctx, &gmm, &method, horizon, seeds)?);
             progress.inc(&format!("rho={}", f3(rho)));
             table.push(row![
                 rho,
@@ -184,7 +180,7 @@ impl Experiment for E1 {
         out.figure(
             "errors",
             Figure::new(format!(
-                "E1: CE, K = {K} step profile ({} majority × {N_MAX}, {K_MIN} minority × {N_MAX}/ρ), p = {DIM}, s = {SNR}, T = ∞",
+                "E1: CE at T = ∞, K = {K} ({} × {N_MAX} majority, {K_MIN} × {N_MAX}/ρ minority), p = {DIM}, s = {SNR}",
                 K - K_MIN
             ))
             .note(format!(

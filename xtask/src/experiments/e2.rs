@@ -9,7 +9,9 @@ use anyhow::Result;
 use imbalance_cli::pipeline::{mixture_stats, row_major};
 use imbalance_gradflow::Horizon;
 use imbalance_losses::Method;
-use imbalance_theory::{Mechanism, PredictOptions, mean_field_dual, mechanism, mechanism_from_dual};
+use imbalance_theory::{
+    Mechanism, PredictOptions, mean_field_dual, mechanism, mechanism_from_dual,
+};
 use serde::{Deserialize, Serialize};
 
 use super::common::{Gmm, Stat, f3, logspace, simulate_map};
@@ -63,7 +65,8 @@ impl RowNumbers {
     /// Group averages over the rows `rows`: [signal, own component, noise maj, noise min,
     /// noise maj / signal, logit ratio sigma * noise maj / own logit].
     fn summary(&self, rows: &[usize], gmm: &Gmm) -> [f64; 6] {
-        let avg = |f: &dyn Fn(usize) -> f64| rows.iter().map(|&c| f(c)).sum::<f64>() / rows.len() as f64;
+        let avg =
+            |f: &dyn Fn(usize) -> f64| rows.iter().map(|&c| f(c)).sum::<f64>() / rows.len() as f64;
         [
             avg(&|c| self.signal[c]),
             avg(&|c| self.own_logit[c] / gmm.snr),
@@ -132,8 +135,14 @@ impl Experiment for E2 {
                 .collect();
             let theory = RowNumbers::new(&gmm, &th_mech, th_own);
 
-            let trained: Vec<RowNumbers> =
-                simulate_map(ctx, "mechanism", &gmm, &method, horizon, seeds, |run, mix| {
+            let trained: Vec<RowNumbers> = simulate_map(
+                ctx,
+                "mechanism",
+                &gmm,
+                &method,
+                horizon,
+                seeds,
+                |run, mix| {
                     let a = row_major(&run.trained.a);
                     let proj = row_major(&run.set.mean_proj);
                     let mech = mechanism_from_dual(
@@ -149,7 +158,8 @@ impl Experiment for E2 {
                         .map(|c| (0..n).map(|i| a[i * K + c] * proj[i * K + c]).sum())
                         .collect();
                     Ok(RowNumbers::new(&gmm, &mech, own))
-                })?;
+                },
+            )?;
             progress.inc(&format!("rho={}", f3(rho)));
 
             let mut per_group = vec![];
@@ -161,19 +171,20 @@ impl Experiment for E2 {
                     Stat::of(&per_seed.iter().map(|s| s[q]).collect::<Vec<_>>())
                 });
                 table.push(row![
-                    rho, name, "theory", th[0], th[1], th[2], th[3], th[4], th[5], None::<f64>
-                ]);
-                table.push(row![
                     rho,
                     name,
-                    "trained",
-                    st[0].mean,
-                    st[1].mean,
-                    st[2].mean,
-                    st[3].mean,
-                    st[4].mean,
-                    st[5].mean,
-                    st[5].std
+                    "theory",
+                    th[0],
+                    th[1],
+                    th[2],
+                    th[3],
+                    th[4],
+                    th[5],
+                    None::<f64>
+                ]);
+                table.push(row![
+                    rho, name, "trained", st[0].mean, st[1].mean, st[2].mean, st[3].mean,
+                    st[4].mean, st[5].mean, st[5].std
                 ]);
                 per_group.push((th, st));
             }
@@ -265,7 +276,11 @@ impl Experiment for E2 {
                 (3, "noise from minority samples"),
             ] {
                 p = p
-                    .line(label, xs.clone(), results.iter().map(|r| r[g].0[q]).collect())
+                    .line(
+                        label,
+                        xs.clone(),
+                        results.iter().map(|r| r[g].0[q]).collect(),
+                    )
                     .points(
                         label,
                         xs.clone(),
@@ -284,7 +299,11 @@ impl Experiment for E2 {
         .log_y();
         for (g, name) in [(0, "ratio, minority rows"), (1, "ratio, majority rows")] {
             ratio = ratio
-                .line(name, xs.clone(), results.iter().map(|r| r[g].0[5]).collect())
+                .line(
+                    name,
+                    xs.clone(),
+                    results.iter().map(|r| r[g].0[5]).collect(),
+                )
                 .points(
                     name,
                     xs.clone(),

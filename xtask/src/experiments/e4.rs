@@ -66,7 +66,10 @@ impl Experiment for E4 {
     }
 
     fn run(&self, ctx: &mut Ctx) -> Result<ExperimentOutput> {
-        let rhos = ctx.pick(vec![2.0, 10.0, 100.0], vec![2.0, 5.0, 10.0, 20.0, 50.0, 100.0]);
+        let rhos = ctx.pick(
+            vec![2.0, 10.0, 100.0],
+            vec![2.0, 5.0, 10.0, 20.0, 50.0, 100.0],
+        );
         let seeds = ctx.seeds(3, 6);
         let horizon = Horizon::Finite(T);
         let settings: [(&str, Box<dyn Fn(f64) -> Gmm>); 2] = [
@@ -115,7 +118,8 @@ impl Experiment for E4 {
                     };
                     let method = with_param(m, value)?;
                     let th = groups(&gmm, &th);
-                    let sim = group_stats(&gmm, &simulate_errors(ctx, &gmm, &method, horizon, seeds)?);
+                    let sim =
+                        group_stats(&gmm, &simulate_errors(ctx, &gmm, &method, horizon, seeds)?);
                     progress.inc(&format!("{setting} rho={} {}", f3(rho), label(m)));
                     table.push(row![
                         *setting,
@@ -179,7 +183,8 @@ impl Experiment for E4 {
         let gap = r1.1[cdt].2.minority.mean - r1.1[la].2.minority.mean;
         let se_gap = (r1.1[cdt].2.minority.se().powi(2) + r1.1[la].2.minority.se().powi(2)).sqrt();
         let grow = r1.1[cdt].2.minority.mean - r0.1[cdt].2.minority.mean;
-        let se_grow = (r1.1[cdt].2.minority.se().powi(2) + r0.1[cdt].2.minority.se().powi(2)).sqrt();
+        let se_grow =
+            (r1.1[cdt].2.minority.se().powi(2) + r0.1[cdt].2.minority.se().powi(2)).sqrt();
         let la_change = r1.1[la].2.minority.mean - r0.1[la].2.minority.mean;
         let se_la = (r1.1[la].2.minority.se().powi(2) + r0.1[la].2.minority.se().powi(2)).sqrt();
         out.claim(Claim::judged(
@@ -245,7 +250,12 @@ impl Experiment for E4 {
                         worst = (
                             gap,
                             tol,
-                            format!("{} {} at rho = {}", settings[si].0, label(METHODS[mi]), f3(*rho)),
+                            format!(
+                                "{} {} at rho = {}",
+                                settings[si].0,
+                                label(METHODS[mi]),
+                                f3(*rho)
+                            ),
                         );
                     }
                 }
@@ -283,7 +293,11 @@ impl Experiment for E4 {
             let xs: Vec<f64> = rows.iter().map(|r| r.0).collect();
             for (mi, m) in METHODS.iter().enumerate() {
                 p = p
-                    .line(label(*m), xs.clone(), rows.iter().map(|r| r.1[mi].1.minority).collect())
+                    .line(
+                        label(*m),
+                        xs.clone(),
+                        rows.iter().map(|r| r.1[mi].1.minority).collect(),
+                    )
                     .points(
                         label(*m),
                         xs.clone(),

@@ -69,8 +69,12 @@ impl Experiment for E8 {
         ]);
         let mut params = Table::new(["method", "param", "value (tuned at T = 1e4)"]);
         // per method: (label, theory line, theory at inf, sim per T incl. inf)
-        let mut res: Vec<(String, Vec<Groups<f64>>, Groups<f64>, Vec<(Groups<f64>, Groups<Stat>)>)> =
-            vec![];
+        let mut res: Vec<(
+            String,
+            Vec<Groups<f64>>,
+            Groups<f64>,
+            Vec<(Groups<f64>, Groups<Stat>)>,
+        )> = vec![];
         for m in METHODS {
             let value = if m == MethodName::Ce {
                 0.0
@@ -87,7 +91,10 @@ impl Experiment for E8 {
             };
             let mut line = vec![];
             for &t in &theory_times {
-                line.push(groups(&gmm, &theory_errors(ctx, &gmm, &method, Horizon::Finite(t))?));
+                line.push(groups(
+                    &gmm,
+                    &theory_errors(ctx, &gmm, &method, Horizon::Finite(t))?,
+                ));
             }
             let th_inf = groups(&gmm, &theory_errors(ctx, &gmm, &method, Horizon::Infinite)?);
             let mut sims = vec![];
@@ -127,9 +134,12 @@ impl Experiment for E8 {
                 let (a, b) = (ce[i].1.minority, sims[i].1.minority);
                 (a.mean - b.mean, (a.se().powi(2) + b.se().powi(2)).sqrt())
             };
-            let (ib, (bmax, bse)) = (0..last)
-                .map(|i| (i, benefit(i)))
-                .fold((0, (f64::NEG_INFINITY, 0.0)), |a, b| if b.1.0 > a.1.0 { b } else { a });
+            let (ib, (bmax, bse)) =
+                (0..last)
+                    .map(|i| (i, benefit(i)))
+                    .fold((0, (f64::NEG_INFINITY, 0.0)), |a, b| {
+                        if b.1.0 > a.1.0 { b } else { a }
+                    });
             let (binf, binf_se) = benefit(last);
             out.claim(Claim::judged(
                 format!("e8.{k}"),
@@ -171,7 +181,11 @@ impl Experiment for E8 {
         let mut worst = (f64::NEG_INFINITY, 0.0, String::new());
         for (label, _, _, sims) in &res {
             for (i, (th, s)) in sims.iter().enumerate() {
-                let t = if i == last { "inf".to_string() } else { f3(times[i]) };
+                let t = if i == last {
+                    "inf".to_string()
+                } else {
+                    f3(times[i])
+                };
                 for (tv, sv, g) in [
                     (th.minority, s.minority, "minority"),
                     (th.majority, s.majority, "majority"),
