@@ -22,6 +22,9 @@ use crate::table::Table;
 /// The experiment.
 pub struct E1;
 
+/// Per rho: (rho, mixture, theory [minority, majority], simulation [minority, majority]).
+type Row = (f64, Gmm, [f64; 2], [Stat; 2]);
+
 const K: usize = 10;
 const K_MIN: usize = 5;
 const N_MAX: usize = 200;
@@ -62,7 +65,7 @@ impl Experiment for E1 {
             "tolerance minority",
             "seeds",
         ]);
-        let mut rows: Vec<(f64, Gmm, [f64; 2], [Stat; 2])> = vec![];
+        let mut rows: Vec<Row> = vec![];
         for &rho in &rhos {
             let gmm = Gmm::step(K, K_MIN, N_MAX, rho, DIM, SNR)?;
             let th = groups(&gmm, &theory_errors(ctx, &gmm, &method, horizon)?);
@@ -150,9 +153,7 @@ impl Experiment for E1 {
         ));
 
         let xs: Vec<f64> = rows.iter().map(|r| r.0).collect();
-        let col = |f: &dyn Fn(&(f64, Gmm, [f64; 2], [Stat; 2])) -> f64| -> Vec<f64> {
-            rows.iter().map(f).collect()
-        };
+        let col = |f: &dyn Fn(&Row) -> f64| -> Vec<f64> { rows.iter().map(f).collect() };
         let lin = Panel::new("per-class test error", "imbalance ratio ρ", "test error")
             .log_x()
             .y_range(0.0, 1.0)

@@ -47,6 +47,9 @@ fn label(m: MethodName) -> &'static str {
     }
 }
 
+/// The mixture of a setting at imbalance ratio rho.
+type MakeGmm = Box<dyn Fn(f64) -> Gmm>;
+
 /// One setting's results: per rho, per method, (tuned value, theory, simulation).
 type Rows = Vec<(f64, Vec<(f64, Groups<f64>, Groups<Stat>)>)>;
 
@@ -72,7 +75,7 @@ impl Experiment for E4 {
         );
         let seeds = ctx.seeds(3, 6);
         let horizon = Horizon::Finite(T);
-        let settings: [(&str, Box<dyn Fn(f64) -> Gmm>); 2] = [
+        let settings: [(&str, MakeGmm); 2] = [
             (
                 "binary",
                 Box::new(|rho: f64| {

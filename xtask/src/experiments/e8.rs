@@ -21,6 +21,15 @@ use crate::table::Table;
 /// The experiment.
 pub struct E8;
 
+/// Per method: (label, theory on the fine T grid, theory at T = inf, (theory, simulation) at
+/// each simulated T and at T = inf).
+type MethodCurves = (
+    String,
+    Vec<Groups<f64>>,
+    Groups<f64>,
+    Vec<(Groups<f64>, Groups<Stat>)>,
+);
+
 const COUNTS: [usize; 4] = [100, 100, 10, 10];
 const DIM: usize = 10_000;
 const SNR: f64 = 8.0;
@@ -69,12 +78,7 @@ impl Experiment for E8 {
         ]);
         let mut params = Table::new(["method", "param", "value (tuned at T = 1e4)"]);
         // per method: (label, theory line, theory at inf, sim per T incl. inf)
-        let mut res: Vec<(
-            String,
-            Vec<Groups<f64>>,
-            Groups<f64>,
-            Vec<(Groups<f64>, Groups<Stat>)>,
-        )> = vec![];
+        let mut res: Vec<MethodCurves> = vec![];
         for m in METHODS {
             let value = if m == MethodName::Ce {
                 0.0
