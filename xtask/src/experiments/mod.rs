@@ -12,12 +12,23 @@ use crate::plot::Figure;
 use crate::report::Claim;
 use crate::table::Table;
 
+mod common;
 /// The pipeline's demo experiment, a fixture for the driver's tests only.
 #[cfg(test)]
 pub(crate) mod e0;
+mod e1;
+mod e2;
+mod e3;
+mod e4;
+mod e5;
+mod e6;
+mod e7;
+mod e8;
 
 /// All experiments, in run order. THE list: `--only`, `REPORT.md` and `--check` follow it.
-pub static REGISTRY: &[&dyn Experiment] = &[];
+pub static REGISTRY: &[&dyn Experiment] = &[
+    &e1::E1, &e2::E2, &e3::E3, &e4::E4, &e5::E5, &e6::E6, &e7::E7, &e8::E8,
+];
 
 /// One experiment of `cargo xtask reproduce`.
 pub trait Experiment: Sync {
