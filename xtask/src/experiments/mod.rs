@@ -13,9 +13,11 @@ use crate::report::Claim;
 use crate::table::Table;
 
 mod e0;
+mod e5;
+mod e6;
 
 /// All experiments, in run order. THE list: `--only`, `REPORT.md` and `--check` follow it.
-pub static REGISTRY: &[&dyn Experiment] = &[&e0::E0];
+pub static REGISTRY: &[&dyn Experiment] = &[&e0::E0, &e5::E5, &e6::E6];
 
 /// One experiment of `cargo xtask reproduce`.
 pub trait Experiment: Sync {
