@@ -59,12 +59,7 @@ fn method(cfg: &Value) -> imbalance_losses::Method {
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| {
-            (
-                p[0].as_str().unwrap().to_string(),
-                p[1].as_f64().unwrap(),
-            )
-        })
+        .map(|p| (p[0].as_str().unwrap().to_string(), p[1].as_f64().unwrap()))
         .collect();
     let refs: Vec<(&str, f64)> = params.iter().map(|(n, v)| (n.as_str(), *v)).collect();
     name.with_params(&refs).unwrap()
@@ -94,7 +89,10 @@ fn fixture_meets_the_issue_criterion() {
 }
 
 #[test]
-#[cfg_attr(debug_assertions, ignore = "slow without optimisations: run with --release")]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "slow without optimisations: run with --release"
+)]
 fn fresh_simulations_reproduce_the_fixture_and_theory_stays_within_the_gaps() {
     let f = fixture();
     let rows = f["rows"].as_array().unwrap();
@@ -149,8 +147,7 @@ fn fresh_simulations_reproduce_the_fixture_and_theory_stays_within_the_gaps() {
             .collect();
         let fresh_std: Vec<f64> = (0..k)
             .map(|c| {
-                (runs.iter().map(|r| (r[c] - fresh[c]).powi(2)).sum::<f64>() / (n_new - 1.0))
-                    .sqrt()
+                (runs.iter().map(|r| (r[c] - fresh[c]).powi(2)).sum::<f64>() / (n_new - 1.0)).sqrt()
             })
             .collect();
         let old_mean = floats(&row["sim"]["mean"]);

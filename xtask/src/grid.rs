@@ -168,7 +168,13 @@ pub fn grid() -> Vec<GridConfig> {
             (Wce { beta: 1.0 }, "1e4"),
             (PostHoc { tau: 1.0 }, "1e4"),
             (Ldam { c: 2.0 }, "1e4"),
-            (Vs { gamma: 0.3, tau: 1.0 }, "1e4"),
+            (
+                Vs {
+                    gamma: 0.3,
+                    tau: 1.0,
+                },
+                "1e4",
+            ),
             (La { tau: 1.0 }, "inf"),
             (Ce, "inf"),
             (Ce, "1e2"),
@@ -199,7 +205,13 @@ pub fn grid() -> Vec<GridConfig> {
         &[
             (Ce, "1e3"),
             (La { tau: 1.0 }, "1e3"),
-            (Vs { gamma: 0.5, tau: 1.0 }, "1e4"),
+            (
+                Vs {
+                    gamma: 0.5,
+                    tau: 1.0,
+                },
+                "1e4",
+            ),
             (Wce { beta: 1.0 }, "inf"),
         ],
     );
@@ -217,7 +229,13 @@ pub fn grid() -> Vec<GridConfig> {
             (Ldam { c: 2.0 }, "1e4"),
             (Wce { beta: 0.5 }, "1e4"),
             (PostHoc { tau: 1.0 }, "1e4"),
-            (Vs { gamma: 0.3, tau: 0.5 }, "inf"),
+            (
+                Vs {
+                    gamma: 0.3,
+                    tau: 0.5,
+                },
+                "inf",
+            ),
         ],
     );
     // K = 3, exp profile, rho = 30, p/n = 20.
@@ -227,7 +245,11 @@ pub fn grid() -> Vec<GridConfig> {
         &c3,
         20 * n3,
         9.0,
-        &[(Ce, "inf"), (La { tau: 1.0 }, "1e5"), (PostHoc { tau: 1.0 }, "1e5")],
+        &[
+            (Ce, "inf"),
+            (La { tau: 1.0 }, "1e5"),
+            (PostHoc { tau: 1.0 }, "1e5"),
+        ],
     );
     // K = 5, step, rho = 10, p/n = 10.
     add(
@@ -252,13 +274,24 @@ pub fn grid() -> Vec<GridConfig> {
             (Ce, "inf"),
             (La { tau: 1.0 }, "1e4"),
             (Cdt { gamma: 0.5 }, "1e4"),
-            (Vs { gamma: 0.3, tau: 1.0 }, "1e6"),
+            (
+                Vs {
+                    gamma: 0.3,
+                    tau: 1.0,
+                },
+                "1e6",
+            ),
         ],
     );
     // K = 10, exp profile, rho = 10, p/n = 30.
     let c10 = exp_profile(10, 100, 10.0);
     let n10: usize = c10.iter().sum();
-    add(&c10, 30 * n10, 6.0, &[(Ce, "1e3"), (La { tau: 1.0 }, "1e3")]);
+    add(
+        &c10,
+        30 * n10,
+        6.0,
+        &[(Ce, "1e3"), (La { tau: 1.0 }, "1e3")],
+    );
     g
 }
 
@@ -283,7 +316,9 @@ pub struct SimSummary {
 pub fn mean_std(runs: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
     let n = runs.len() as f64;
     let k = runs.first().map_or(0, Vec::len);
-    let mean: Vec<f64> = (0..k).map(|c| runs.iter().map(|r| r[c]).sum::<f64>() / n).collect();
+    let mean: Vec<f64> = (0..k)
+        .map(|c| runs.iter().map(|r| r[c]).sum::<f64>() / n)
+        .collect();
     let std = (0..k)
         .map(|c| {
             if runs.len() < 2 {
@@ -304,6 +339,12 @@ pub fn simulate_one(cfg: &GridConfig, r: u64) -> Result<Vec<f64>> {
 
 /// The exact per-class error of W trained on the training set drawn from `seed`.
 pub fn simulate_seeded(cfg: &GridConfig, seed: u64) -> Result<Vec<f64>> {
+    Ok(simulate_counted(cfg, seed)?.0)
+}
+
+/// [`simulate_seeded`], also returning the gradient-flow ODE's right-hand-side evaluations
+/// (each an n x n by n x K product; 0 at T = infinity, solved as a max-margin QP).
+pub fn simulate_counted(cfg: &GridConfig, seed: u64) -> Result<(Vec<f64>, usize)> {
     let mixture = cfg.mixture()?;
     let method = cfg.method()?;
     let mut rng = Pcg64::seed_from_u64(seed);
@@ -317,7 +358,7 @@ pub fn simulate_seeded(cfg: &GridConfig, seed: u64) -> Result<Vec<f64>> {
         &mut rng,
     )
     .with_context(|| format!("simulating {}", cfg.label()))?;
-    Ok(run.exact_error)
+    Ok((run.exact_error, run.trained.rhs_evals))
 }
 
 /// Replicates `first..first + seeds` of `cfg`, in parallel.
@@ -485,7 +526,10 @@ pub fn run(seeds: usize, out: &Path, reuse: Option<&Path>) -> Result<GridFixture
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
-            Some(serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?)
+            Some(
+                serde_json::from_str(&text)
+                    .with_context(|| format!("parsing {}", path.display()))?,
+            )
         }
         None => None,
     };
@@ -493,7 +537,10 @@ pub fn run(seeds: usize, out: &Path, reuse: Option<&Path>) -> Result<GridFixture
     let mut rows = vec![];
     for (i, cfg) in configs.iter().enumerate() {
         let t = std::time::Instant::now();
-        let row = match old.as_ref().and_then(|f| f.rows.iter().find(|r| &r.config == cfg)) {
+        let row = match old
+            .as_ref()
+            .and_then(|f| f.rows.iter().find(|r| &r.config == cfg))
+        {
             Some(prev) => GridRow {
                 theory: theory(cfg, &PredictOptions::default())?,
                 theory_finite_n: theory(cfg, &finite_n_options())?,

@@ -33,5 +33,5 @@ pub mod progress;
 pub mod report;
 pub mod run;
 pub mod table;
-pub mod tune_check;
 pub mod tempdir;
+pub mod tune_check;

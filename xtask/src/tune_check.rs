@@ -18,7 +18,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::ctx::Ctx;
-use crate::grid::{GridConfig, simulate_seeded};
+use crate::grid::{GridConfig, simulate_counted};
 
 /// One mixture and method to tune.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,6 +130,10 @@ pub struct TuneResult {
     pub theory_error: f64,
     /// Theory evaluations spent by `tune`.
     pub theory_evals: usize,
+    /// Mean-field ODE right-hand-side evaluations spent by `tune`.
+    pub theory_rhs: usize,
+    /// Gradient-flow ODE right-hand-side evaluations spent by the grid search.
+    pub training_rhs: usize,
     /// Grid values.
     pub grid: Vec<f64>,
     /// Theory's balanced error at each grid value.
@@ -153,6 +157,21 @@ pub struct TuneResult {
 }
 
 impl TuneResult {
+    /// Work of the theory's tuning in multiply-adds, bounded above by K^3 per mean-field
+    /// right-hand side (the coupled K x K system; the decoupled case costs O(K^2)).
+    pub fn theory_work(&self) -> f64 {
+        let k = self.case.counts.len() as f64;
+        self.theory_rhs as f64 * k.powi(3)
+    }
+
+    /// Work of the grid search in multiply-adds: n^2 K per gradient-flow right-hand side (the
+    /// product of the n x n Gram matrix with the n x K dual), Gram sampling not counted.
+    pub fn grid_work(&self) -> f64 {
+        let k = self.case.counts.len() as f64;
+        let n = self.case.counts.iter().sum::<usize>() as f64;
+        self.training_rhs as f64 * n * n * k
+    }
+
     /// Simulated excess of the theory's choice over the grid's best.
     pub fn excess(&self) -> f64 {
         self.sim_at_theory - self.grid_best_error
@@ -163,17 +182,28 @@ impl TuneResult {
 pub const EXCESS_BOUND: f64 = 0.01;
 
 /// Simulated balanced errors (one per seed) for `cfg`, seeds shared across hyperparameters.
-fn balanced_runs(case: &TuneCase, x: f64, seeds: usize) -> Result<Vec<f64>> {
+/// Also returns the total gradient-flow right-hand-side evaluations.
+fn balanced_runs(case: &TuneCase, x: f64, seeds: usize) -> Result<(Vec<f64>, usize)> {
     let cfg = case.config_at(x)?;
     // Seeds depend on the mixture only: common random numbers across hyperparameters.
-    let key = (&case.counts, case.dim, case.snr, &case.horizon, "tune-check");
-    (0..seeds as u64)
+    let key = (
+        &case.counts,
+        case.dim,
+        case.snr,
+        &case.horizon,
+        "tune-check",
+    );
+    let runs = (0..seeds as u64)
         .into_par_iter()
         .map(|r| {
-            let e = simulate_seeded(&cfg, Ctx::seed(&key, r)?)?;
-            Ok(e.iter().sum::<f64>() / e.len() as f64)
+            let (e, rhs) = simulate_counted(&cfg, Ctx::seed(&key, r)?)?;
+            Ok((e.iter().sum::<f64>() / e.len() as f64, rhs))
         })
-        .collect()
+        .collect::<Result<Vec<(f64, usize)>>>()?;
+    Ok((
+        runs.iter().map(|r| r.0).collect(),
+        runs.iter().map(|r| r.1).sum(),
+    ))
 }
 
 fn mean_std(v: &[f64]) -> (f64, f64) {
@@ -206,12 +236,17 @@ pub fn check(case: &TuneCase, seeds: usize, points: usize) -> Result<TuneResult>
         .collect();
     let grid_theory = grid
         .iter()
-        .map(|&x| Ok(predict(&stats, &case.config_at(x)?.method()?, horizon, &opts)?.balanced_error))
+        .map(|&x| {
+            Ok(predict(&stats, &case.config_at(x)?.method()?, horizon, &opts)?.balanced_error)
+        })
         .collect::<Result<Vec<f64>>>()?;
     let mut grid_sim_mean = vec![];
     let mut grid_sim_std = vec![];
+    let mut training_rhs = 0;
     for &x in &grid {
-        let (m, s) = mean_std(&balanced_runs(case, x, seeds)?);
+        let (runs, rhs) = balanced_runs(case, x, seeds)?;
+        training_rhs += rhs;
+        let (m, s) = mean_std(&runs);
         grid_sim_mean.push(m);
         grid_sim_std.push(s);
     }
@@ -222,14 +257,15 @@ pub fn check(case: &TuneCase, seeds: usize, points: usize) -> Result<TuneResult>
             b
         }
     });
-    let (sim_at_theory, sim_at_theory_std) =
-        mean_std(&balanced_runs(case, tuned.value, seeds)?);
+    let (sim_at_theory, sim_at_theory_std) = mean_std(&balanced_runs(case, tuned.value, seeds)?.0);
     Ok(TuneResult {
         case: case.clone(),
         param: tuned.param.to_string(),
         theory_value: tuned.value,
         theory_error: tuned.error,
         theory_evals: tuned.evaluations,
+        theory_rhs: tuned.rhs_evals,
+        training_rhs,
         grid_best_value: grid[best],
         grid_best_error: grid_sim_mean[best],
         grid,
@@ -247,8 +283,19 @@ pub fn check(case: &TuneCase, seeds: usize, points: usize) -> Result<TuneResult>
 pub fn run(seeds: usize, points: usize) -> Result<Vec<TuneResult>> {
     let mut out = vec![];
     println!(
-        "{:<42} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6} {:>9}",
-        "case", "param", "theory", "grid", "sim@th", "sim@grid", "excess", "verdict", "evals", "trainings"
+        "{:<42} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6} {:>9} {:>10} {:>10}",
+        "case",
+        "param",
+        "theory",
+        "grid",
+        "sim@th",
+        "sim@grid",
+        "excess",
+        "verdict",
+        "evals",
+        "trainings",
+        "th madds",
+        "grid madds"
     );
     for case in cases(n_mixtures()) {
         let t = std::time::Instant::now();
@@ -265,7 +312,7 @@ pub fn run(seeds: usize, points: usize) -> Result<Vec<TuneResult>> {
         let theory_secs = theory_start.elapsed().as_secs_f64();
         let r = check(&case, seeds, points)?;
         println!(
-            "{:<42} {:>6} {:>8.3} {:>8.3} {:>8.4} {:>8.4} {:>8.4} {:>7} {:>6} {:>9}",
+            "{:<42} {:>6} {:>8.3} {:>8.3} {:>8.4} {:>8.4} {:>8.4} {:>7} {:>6} {:>9} {:>10.2e} {:>10.2e}",
             case.label(),
             r.param,
             r.theory_value,
@@ -273,9 +320,15 @@ pub fn run(seeds: usize, points: usize) -> Result<Vec<TuneResult>> {
             r.sim_at_theory,
             r.grid_best_error,
             r.excess(),
-            if r.excess() <= EXCESS_BOUND { "PASS" } else { "FAIL" },
+            if r.excess() <= EXCESS_BOUND {
+                "PASS"
+            } else {
+                "FAIL"
+            },
             r.theory_evals,
-            r.trainings
+            r.trainings,
+            r.theory_work(),
+            r.grid_work()
         );
         eprintln!(
             "  wall-clock: theory tuning {:.2}s, whole case (grid of simulations) {:.1}s",
@@ -288,7 +341,11 @@ pub fn run(seeds: usize, points: usize) -> Result<Vec<TuneResult>> {
     println!(
         "{} cases, {seeds} seeds, {points} grid points: worst excess {worst:.4} (<= {EXCESS_BOUND}): {}",
         out.len(),
-        if worst <= EXCESS_BOUND { "PASS" } else { "FAIL" }
+        if worst <= EXCESS_BOUND {
+            "PASS"
+        } else {
+            "FAIL"
+        }
     );
     Ok(out)
 }

@@ -109,6 +109,10 @@ pub struct Prediction {
     /// The mean-field dual, K x K row-major: row c is `a^(c)`. At T = infinity it is the
     /// max-margin solution (margins >= 1), whose scale is arbitrary.
     pub dual: Vec<f64>,
+    /// Right-hand-side evaluations of the mean-field ODE spent by [`predict`] (0 at
+    /// T = infinity, where the max-margin problem is solved directly): a deterministic work
+    /// count, each costing O(K^3) at most.
+    pub rhs_evals: usize,
 }
 
 /// `G / lambda` with `z^(c) = sum_c' G_cc' a^(c')` and the scale `lambda` (the largest diagonal).
@@ -171,6 +175,7 @@ fn flow_dual(
     method: &Method,
     t_end: f64,
     opts: &PredictOptions,
+    rhs_evals: &mut usize,
 ) -> Result<Vec<f64>> {
     let k = stats.k();
     let loss = method.loss(stats.counts())?;
@@ -198,7 +203,7 @@ fn flow_dual(
             }
             let grr = g[r * k + r];
             let mut state = vec![0.0; k];
-            integrate(
+            let st = integrate(
                 &mut state,
                 t_end,
                 &ode,
@@ -213,6 +218,7 @@ fn flow_dual(
                 },
                 |_, _| {},
             )?;
+            *rhs_evals += st.rhs_evals;
             for c in (r..k).filter(|&c| groups[c] == r) {
                 // a^(c) is a^(r) with coordinates r and c swapped.
                 for j in 0..k {
@@ -229,7 +235,7 @@ fn flow_dual(
         }
         return Ok(a);
     }
-    integrate(
+    let st = integrate(
         &mut a,
         t_end,
         &ode,
@@ -253,6 +259,7 @@ fn flow_dual(
         },
         |_, _| {},
     )?;
+    *rhs_evals += st.rhs_evals;
     a.iter_mut().for_each(|v| *v /= lambda);
     Ok(a)
 }
@@ -485,9 +492,20 @@ pub fn mean_field_dual(
     horizon: Horizon,
     opts: &PredictOptions,
 ) -> Result<Vec<f64>> {
+    mean_field_dual_counted(stats, method, horizon, opts, &mut 0)
+}
+
+/// [`mean_field_dual`], adding the ODE right-hand-side evaluations to `rhs_evals`.
+fn mean_field_dual_counted(
+    stats: &MixtureStats,
+    method: &Method,
+    horizon: Horizon,
+    opts: &PredictOptions,
+    rhs_evals: &mut usize,
+) -> Result<Vec<f64>> {
     opts.validate()?;
     match horizon {
-        Horizon::Finite(t) => flow_dual(stats, method, t, opts),
+        Horizon::Finite(t) => flow_dual(stats, method, t, opts, rhs_evals),
         Horizon::Infinite => {
             if !method.defined_at_infinity() {
                 return Err(Error::UndefinedAtInfinity {
@@ -611,6 +629,7 @@ pub(crate) fn prediction_from_dual(
         logit_cov,
         offsets,
         dual,
+        rhs_evals: 0,
     })
 }
 
@@ -634,14 +653,17 @@ pub fn predict(
     horizon: Horizon,
     opts: &PredictOptions,
 ) -> Result<Prediction> {
-    let dual = mean_field_dual(stats, method, horizon, opts)?;
+    let mut rhs_evals = 0;
+    let dual = mean_field_dual_counted(stats, method, horizon, opts, &mut rhs_evals)?;
     let offsets = method.prediction_offsets(stats.counts())?;
     let factor = if opts.finite_n {
         finite_n_factor(stats)
     } else {
         1.0
     };
-    prediction_from_dual(stats, dual, offsets, factor, opts)
+    let mut p = prediction_from_dual(stats, dual, offsets, factor, opts)?;
+    p.rhs_evals = rhs_evals;
+    Ok(p)
 }
 
 /// The finite-n correction factor `kappa` of the noise variance (used when

@@ -73,6 +73,8 @@ pub struct Tuned {
     pub prediction: Prediction,
     /// Number of theory evaluations ([`predict`] calls) spent (scan, Brent, final).
     pub evaluations: usize,
+    /// Mean-field ODE right-hand-side evaluations summed over those calls.
+    pub rhs_evals: usize,
 }
 
 /// Number of points of the coarse scan.
@@ -217,10 +219,13 @@ pub fn tune(
     let mut scan_opts = *opts;
     scan_opts.genz.abs_tol = opts.genz.abs_tol.max(1e-3);
     let count = std::sync::atomic::AtomicUsize::new(0);
+    let rhs = std::sync::atomic::AtomicUsize::new(0);
     let bump = || count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let add_rhs = |p: &Prediction| rhs.fetch_add(p.rhs_evals, std::sync::atomic::Ordering::Relaxed);
     let eval = |x: f64| -> Result<(f64, f64)> {
         bump();
         let p = predict(stats, &method_at(x)?, horizon, &scan_opts)?;
+        add_rhs(&p);
         Ok((x, objective.of(&p)))
     };
     let step = (hi - lo) / (SCAN_POINTS - 1) as f64;
@@ -257,13 +262,16 @@ pub fn tune(
     let mut best_x = curve[best].0;
     bump();
     let mut best_pred = predict(stats, &method_at(best_x)?, horizon, opts)?;
+    add_rhs(&best_pred);
     let mut best_err = objective.of(&best_pred);
     let flat = curve.iter().all(|&(_, e)| (e - curve[0].1).abs() <= 1e-12);
     if !flat {
         let (x, _) = brent_min(
             |x| {
                 bump();
-                Ok(objective.of(&predict(stats, &method_at(x)?, horizon, opts)?))
+                let p = predict(stats, &method_at(x)?, horizon, opts)?;
+                add_rhs(&p);
+                Ok(objective.of(&p))
             },
             a,
             b,
@@ -272,6 +280,7 @@ pub fn tune(
         )?;
         bump();
         let pred = predict(stats, &method_at(x)?, horizon, opts)?;
+        add_rhs(&pred);
         let err = objective.of(&pred);
         if err < best_err {
             (best_x, best_err, best_pred) = (x, err, pred);
@@ -284,6 +293,7 @@ pub fn tune(
         curve,
         prediction: best_pred,
         evaluations: count.into_inner(),
+        rhs_evals: rhs.into_inner(),
     })
 }
 

@@ -9,8 +9,7 @@ use serde::Serialize;
 use super::{Experiment, ExperimentOutput};
 use crate::ctx::Ctx;
 use crate::grid::{
-    GridConfig, GridRow, MAX_GAP_BOUND, MEAN_GAP_BOUND, evaluate, fixture_from, grid,
-    quick_subset,
+    GridConfig, GridRow, MAX_GAP_BOUND, MEAN_GAP_BOUND, evaluate, fixture_from, grid, quick_subset,
 };
 use crate::plot::{Figure, Panel};
 use crate::report::Claim;
