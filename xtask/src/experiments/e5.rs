@@ -48,7 +48,7 @@ impl Experiment for E5 {
         } else {
             all
         };
-        let seeds = ctx.seeds(4, 16);
+        let seeds = ctx.seeds(4, 12);
         let progress = ctx.progress(configs.len());
         let mut rows: Vec<GridRow> = vec![];
         for cfg in &configs {
@@ -134,8 +134,8 @@ impl Experiment for E5 {
         let diag = vec![0.0, top];
         let fig = Figure::new("E5: theory vs simulation, per class")
             .note(format!(
-                "one point per (configuration, class); simulation: mean ± 1 std over {seeds} \
-                 training sets of the exact error of the trained W; line: y = x"
+                "points: one per (configuration, class), simulation mean ± 1 std over {seeds} \
+                 training sets; line: y = x"
             ))
             .panel(
                 Panel::new(

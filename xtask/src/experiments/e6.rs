@@ -180,7 +180,8 @@ impl Experiment for E6 {
             "The grid's best is selected on the same training sets it is scored on, which \
              biases it low (in the grid's favour). When the theory's optimum lies beyond the \
              default tuning range (it doubles the range up to 3 times), the grid spans the same \
-             extended range."
+             extended range. For LDAM the balanced error keeps decreasing up to the end of the \
+             extended range (C = 8 C_max): both searches stop at that edge."
                 .to_string(),
         );
         out.table("tuning", table);
