@@ -12,7 +12,11 @@
 //! * [`plot`]: multi-panel figures (theory lines, simulation points with error bars);
 //! * [`report`]: claims, verdicts and `REPORT.md`;
 //! * [`run`]: the driver; [`check`]: `--check` (determinism against committed results);
-//! * [`atomic`]: atomic file writes, used for every output file.
+//! * [`atomic`]: atomic file writes, used for every output file;
+//! * [`grid`]: `cargo xtask theory-grid` (theory vs simulation on a grid of mixtures, the
+//!   fixture `tests/fixtures/theory_grid.json`; E5 uses it);
+//! * [`tune_check`]: `cargo xtask tune-check` (theory-tuned hyperparameters vs grid search on
+//!   simulations; E6 uses it).
 //!
 //! ```
 //! use xtask::row;
@@ -27,9 +31,11 @@ pub mod cache;
 pub mod check;
 pub mod ctx;
 pub mod experiments;
+pub mod grid;
 pub mod plot;
 pub mod progress;
 pub mod report;
 pub mod run;
 pub mod table;
 pub mod tempdir;
+pub mod tune_check;

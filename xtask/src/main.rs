@@ -4,6 +4,8 @@
 //! cargo xtask reproduce [--quick] [--only e1,e4] [--data-dir DIR] [--out DIR] [--seeds N]
 //!                       [--check] [--no-cache]
 //! cargo xtask list
+//! cargo xtask theory-grid [--seeds N] [--out FILE]
+//! cargo xtask tune-check [--seeds N] [--points N]
 //! ```
 
 use std::path::PathBuf;
@@ -27,6 +29,43 @@ enum Command {
     Reproduce(ReproduceArgs),
     /// List the registered experiments and the claims they test.
     List,
+    /// Theory vs simulation on a grid of mixtures; writes tests/fixtures/theory_grid.json.
+    TheoryGrid(GridArgs),
+    /// Theory-tuned hyperparameters vs a fine grid of simulations.
+    TuneCheck(TuneCheckArgs),
+}
+
+/// Flags of `cargo xtask theory-grid`.
+#[derive(Debug, Args)]
+struct GridArgs {
+    /// Training seeds per configuration.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(2..))]
+    seeds: u32,
+    /// Output file [default: tests/fixtures/theory_grid.json in the workspace].
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Take the simulations from this earlier fixture and recompute only the theory.
+    #[arg(long, value_name = "FILE")]
+    reuse_sim: Option<PathBuf>,
+}
+
+/// Flags of `cargo xtask tune-check`.
+#[derive(Debug, Args)]
+struct TuneCheckArgs {
+    /// Training seeds per grid point.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(2..))]
+    seeds: u32,
+    /// Grid points per hyperparameter.
+    #[arg(long, default_value_t = 21, value_parser = clap::value_parser!(u32).range(3..))]
+    points: u32,
+}
+
+/// The workspace root (xtask lives in `<root>/xtask`).
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// Flags of `cargo xtask reproduce`.
@@ -63,6 +102,15 @@ fn main() -> ExitCode {
                 println!("{}  {}\n    claim: {}", e.id(), e.title(), e.claim());
             }
             Ok(())
+        }
+        Command::TheoryGrid(a) => {
+            let out = a
+                .out
+                .unwrap_or_else(|| workspace_root().join("tests/fixtures/theory_grid.json"));
+            xtask::grid::run(a.seeds as usize, &out, a.reuse_sim.as_deref()).map(|_| ())
+        }
+        Command::TuneCheck(a) => {
+            xtask::tune_check::run(a.seeds as usize, a.points as usize).map(|_| ())
         }
         Command::Reproduce(a) => {
             let opts = Options {

@@ -47,7 +47,8 @@ pub use error::{Error, Result};
 pub use genz::{GenzOptions, class_error, orthant_probability};
 pub use imbalance_gradflow::Horizon;
 pub use meanfield::{
-    PredictOptions, Prediction, logit_law, max_margin_dual, mean_field_dual, predict,
+    PredictOptions, Prediction, finite_n_factor, logit_law, max_margin_dual, mean_field_dual,
+    predict,
 };
 pub use mechanism::{Mechanism, mechanism, mechanism_from_dual};
 pub use quad::one_factor_orthant;

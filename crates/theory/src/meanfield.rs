@@ -46,6 +46,11 @@ pub struct PredictOptions {
     /// "optional refinement"): the predicted error is then averaged over training sets.
     /// Default true (see the crate README for the comparison with the THEORY §6 table).
     pub refinement: bool,
+    /// Finite-n correction: multiply the noise term of the logit covariance by
+    /// [`finite_n_factor`] (see the crate README, "Finite-n correction"). Default false: it
+    /// halves the mean gap to simulation on the project's grid but over-corrects at finite T
+    /// with K = 10.
+    pub finite_n: bool,
 }
 
 impl Default for PredictOptions {
@@ -56,6 +61,7 @@ impl Default for PredictOptions {
             max_steps: 100_000,
             genz: GenzOptions::default(),
             refinement: true,
+            finite_n: false,
         }
     }
 }
@@ -103,6 +109,10 @@ pub struct Prediction {
     /// The mean-field dual, K x K row-major: row c is `a^(c)`. At T = infinity it is the
     /// max-margin solution (margins >= 1), whose scale is arbitrary.
     pub dual: Vec<f64>,
+    /// Right-hand-side evaluations of the mean-field ODE spent by [`predict`] (0 at
+    /// T = infinity, where the max-margin problem is solved directly): a deterministic work
+    /// count, each costing O(K^3) at most.
+    pub rhs_evals: usize,
 }
 
 /// `G / lambda` with `z^(c) = sum_c' G_cc' a^(c')` and the scale `lambda` (the largest diagonal).
@@ -165,6 +175,7 @@ fn flow_dual(
     method: &Method,
     t_end: f64,
     opts: &PredictOptions,
+    rhs_evals: &mut usize,
 ) -> Result<Vec<f64>> {
     let k = stats.k();
     let loss = method.loss(stats.counts())?;
@@ -192,7 +203,7 @@ fn flow_dual(
             }
             let grr = g[r * k + r];
             let mut state = vec![0.0; k];
-            integrate(
+            let st = integrate(
                 &mut state,
                 t_end,
                 &ode,
@@ -207,6 +218,7 @@ fn flow_dual(
                 },
                 |_, _| {},
             )?;
+            *rhs_evals += st.rhs_evals;
             for c in (r..k).filter(|&c| groups[c] == r) {
                 // a^(c) is a^(r) with coordinates r and c swapped.
                 for j in 0..k {
@@ -223,7 +235,7 @@ fn flow_dual(
         }
         return Ok(a);
     }
-    integrate(
+    let st = integrate(
         &mut a,
         t_end,
         &ode,
@@ -247,6 +259,7 @@ fn flow_dual(
         },
         |_, _| {},
     )?;
+    *rhs_evals += st.rhs_evals;
     a.iter_mut().for_each(|v| *v /= lambda);
     Ok(a)
 }
@@ -479,9 +492,20 @@ pub fn mean_field_dual(
     horizon: Horizon,
     opts: &PredictOptions,
 ) -> Result<Vec<f64>> {
+    mean_field_dual_counted(stats, method, horizon, opts, &mut 0)
+}
+
+/// [`mean_field_dual`], adding the ODE right-hand-side evaluations to `rhs_evals`.
+fn mean_field_dual_counted(
+    stats: &MixtureStats,
+    method: &Method,
+    horizon: Horizon,
+    opts: &PredictOptions,
+    rhs_evals: &mut usize,
+) -> Result<Vec<f64>> {
     opts.validate()?;
     match horizon {
-        Horizon::Finite(t) => flow_dual(stats, method, t, opts),
+        Horizon::Finite(t) => flow_dual(stats, method, t, opts, rhs_evals),
         Horizon::Infinite => {
             if !method.defined_at_infinity() {
                 return Err(Error::UndefinedAtInfinity {
@@ -503,6 +527,17 @@ pub fn logit_law(
     stats: &MixtureStats,
     a: &[f64],
     refinement: bool,
+) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+    logit_law_scaled(stats, a, refinement, 1.0)
+}
+
+/// [`logit_law`] with the noise term `sum_c n_c tr(Sigma_c Sigma_y) a^(c) a^(c)^T` multiplied
+/// by `noise_factor` (the finite-n correction, [`finite_n_factor`]).
+fn logit_law_scaled(
+    stats: &MixtureStats,
+    a: &[f64],
+    refinement: bool,
+    noise_factor: f64,
 ) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
     let k = stats.k();
     assert_eq!(a.len(), k * k, "dual must be K x K");
@@ -533,7 +568,7 @@ pub fn logit_law(
             }
             let mut s = vec![0.0; k * k];
             for c in 0..k {
-                let mut diag = stats.noise_trace_prod(c, y);
+                let mut diag = noise_factor * stats.noise_trace_prod(c, y);
                 if refinement {
                     diag += stats.mean_cov(c, y, y);
                 }
@@ -563,10 +598,11 @@ pub(crate) fn prediction_from_dual(
     stats: &MixtureStats,
     dual: Vec<f64>,
     offsets: Vec<f64>,
+    noise_factor: f64,
     opts: &PredictOptions,
 ) -> Result<Prediction> {
     let k = stats.k();
-    let (logit_means, logit_cov) = logit_law(stats, &dual, opts.refinement);
+    let (logit_means, logit_cov) = logit_law_scaled(stats, &dual, opts.refinement, noise_factor);
     // Exchangeable classes have the same error: compute it once per group.
     // Each orthant probability is deterministic (fixed seed), so computing them in parallel
     // gives the same result for any number of threads.
@@ -593,6 +629,7 @@ pub(crate) fn prediction_from_dual(
         logit_cov,
         offsets,
         dual,
+        rhs_evals: 0,
     })
 }
 
@@ -616,7 +653,41 @@ pub fn predict(
     horizon: Horizon,
     opts: &PredictOptions,
 ) -> Result<Prediction> {
-    let dual = mean_field_dual(stats, method, horizon, opts)?;
+    let mut rhs_evals = 0;
+    let dual = mean_field_dual_counted(stats, method, horizon, opts, &mut rhs_evals)?;
     let offsets = method.prediction_offsets(stats.counts())?;
-    prediction_from_dual(stats, dual, offsets, opts)
+    let factor = if opts.finite_n {
+        finite_n_factor(stats)
+    } else {
+        1.0
+    };
+    let mut p = prediction_from_dual(stats, dual, offsets, factor, opts)?;
+    p.rhs_evals = rhs_evals;
+    Ok(p)
+}
+
+/// The finite-n correction factor `kappa` of the noise variance (used when
+/// [`PredictOptions::finite_n`] is set): `kappa = (d - K - 1) / (d - K - 1 - n)` with `d` the
+/// noise's effective dimension `min_c tr(Sigma_c)^2 / tr(Sigma_c^2)` (isotropic: `p`), or 1 when
+/// `d <= n + K + 1`.
+///
+/// Why: the trained dual fits the training logits through the inverse of the noise Gram
+/// matrix restricted to the complement of the means' span, a Wishart matrix with `d - K`
+/// degrees of freedom; its inverse has mean `I / (d - K - n - 1)` instead of the mean field's
+/// `I / (d - K)`, so the noise energy of W (the `tr(Sigma_c Sigma_y)` term of `S`) is larger by
+/// `kappa`. The argument is exact for an interpolating dual (T = infinity with every sample a
+/// support vector); at finite T it over-corrects when K is large (see the crate README).
+pub fn finite_n_factor(stats: &MixtureStats) -> f64 {
+    let k = stats.k();
+    let d = (0..k)
+        .map(|c| stats.noise_trace(c).powi(2) / stats.noise_trace_prod(c, c))
+        .fold(f64::INFINITY, f64::min);
+    let n = stats.n() as f64;
+    let kk = k as f64;
+    let denom = d - kk - 1.0 - n;
+    if denom > 0.0 && d.is_finite() {
+        (d - kk - 1.0) / denom
+    } else {
+        1.0
+    }
 }

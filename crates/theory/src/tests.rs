@@ -735,3 +735,35 @@ fn results_do_not_depend_on_the_number_of_threads() {
     };
     assert_eq!(run(1), run(2));
 }
+
+#[test]
+fn finite_n_correction_inflates_the_noise_variance_by_the_inverse_wishart_factor() {
+    let stats = MixtureStats::orthogonal(vec![200, 20], 5.0, 1.0, 2000).unwrap();
+    let kappa = crate::finite_n_factor(&stats);
+    assert!((kappa - 1997.0 / 1777.0).abs() < 1e-12, "{kappa}");
+    // No correction when n + K + 1 >= p.
+    let tight = MixtureStats::orthogonal(vec![200, 20], 5.0, 1.0, 200).unwrap();
+    assert_eq!(crate::finite_n_factor(&tight), 1.0);
+    let la = Method::La { tau: 1.0 };
+    let plain = predict(
+        &stats,
+        &la,
+        Horizon::Finite(1e4),
+        &PredictOptions::default(),
+    )
+    .unwrap();
+    let opts = PredictOptions {
+        finite_n: true,
+        ..PredictOptions::default()
+    };
+    let corrected = predict(&stats, &la, Horizon::Finite(1e4), &opts).unwrap();
+    // The same dual; only the noise term of the covariance grows, so the minority error rises
+    // (THEORY §6 LA row: 0.1005 -> 0.1066; 16 simulated training sets give 0.109 +- 0.003).
+    assert_eq!(plain.dual, corrected.dual);
+    assert!(plain.rhs_evals > 0 && plain.rhs_evals == corrected.rhs_evals);
+    let (p, c) = (plain.per_class_error[1], corrected.per_class_error[1]);
+    assert!(
+        (p - 0.1005).abs() < 1e-3 && (c - 0.1066).abs() < 1e-3,
+        "{p} {c}"
+    );
+}

@@ -71,6 +71,10 @@ pub struct Tuned {
     pub curve: Vec<(f64, f64)>,
     /// The full prediction at the best value.
     pub prediction: Prediction,
+    /// Number of theory evaluations ([`predict`] calls) spent (scan, Brent, final).
+    pub evaluations: usize,
+    /// Mean-field ODE right-hand-side evaluations summed over those calls.
+    pub rhs_evals: usize,
 }
 
 /// Number of points of the coarse scan.
@@ -214,8 +218,14 @@ pub fn tune(
     let method_at = |x: f64| -> Result<Method> { Ok(base.with_param(param, x.max(0.0))?) };
     let mut scan_opts = *opts;
     scan_opts.genz.abs_tol = opts.genz.abs_tol.max(1e-3);
+    let count = std::sync::atomic::AtomicUsize::new(0);
+    let rhs = std::sync::atomic::AtomicUsize::new(0);
+    let bump = || count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let add_rhs = |p: &Prediction| rhs.fetch_add(p.rhs_evals, std::sync::atomic::Ordering::Relaxed);
     let eval = |x: f64| -> Result<(f64, f64)> {
+        bump();
         let p = predict(stats, &method_at(x)?, horizon, &scan_opts)?;
+        add_rhs(&p);
         Ok((x, objective.of(&p)))
     };
     let step = (hi - lo) / (SCAN_POINTS - 1) as f64;
@@ -250,18 +260,27 @@ pub fn tune(
     );
     let hi = curve[last].0;
     let mut best_x = curve[best].0;
+    bump();
     let mut best_pred = predict(stats, &method_at(best_x)?, horizon, opts)?;
+    add_rhs(&best_pred);
     let mut best_err = objective.of(&best_pred);
     let flat = curve.iter().all(|&(_, e)| (e - curve[0].1).abs() <= 1e-12);
     if !flat {
         let (x, _) = brent_min(
-            |x| Ok(objective.of(&predict(stats, &method_at(x)?, horizon, opts)?)),
+            |x| {
+                bump();
+                let p = predict(stats, &method_at(x)?, horizon, opts)?;
+                add_rhs(&p);
+                Ok(objective.of(&p))
+            },
             a,
             b,
             1e-4 * (hi - lo),
             40,
         )?;
+        bump();
         let pred = predict(stats, &method_at(x)?, horizon, opts)?;
+        add_rhs(&pred);
         let err = objective.of(&pred);
         if err < best_err {
             (best_x, best_err, best_pred) = (x, err, pred);
@@ -273,6 +292,8 @@ pub fn tune(
         error: best_err,
         curve,
         prediction: best_pred,
+        evaluations: count.into_inner(),
+        rhs_evals: rhs.into_inner(),
     })
 }
 
