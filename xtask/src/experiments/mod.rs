@@ -13,9 +13,10 @@ use crate::report::Claim;
 use crate::table::Table;
 
 mod e0;
+mod e7;
 
 /// All experiments, in run order. THE list: `--only`, `REPORT.md` and `--check` follow it.
-pub static REGISTRY: &[&dyn Experiment] = &[&e0::E0];
+pub static REGISTRY: &[&dyn Experiment] = &[&e0::E0, &e7::E7];
 
 /// One experiment of `cargo xtask reproduce`.
 pub trait Experiment: Sync {
