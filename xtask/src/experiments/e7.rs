@@ -333,9 +333,7 @@ impl Experiment for E7 {
                 let meas = Agg::per_class_mean(&a.measured[mi]);
                 let pred = Agg::per_class_mean(&a.predicted[mi]);
                 let stds: Vec<f64> = (0..10)
-                    .map(|c| {
-                        mean_std(&a.measured[mi].iter().map(|s| s[c]).collect::<Vec<_>>()).1
-                    })
+                    .map(|c| mean_std(&a.measured[mi].iter().map(|s| s[c]).collect::<Vec<_>>()).1)
                     .collect();
                 let xs: Vec<f64> = (0..10).map(|c| c as f64).collect();
                 for c in 0..10 {
@@ -358,7 +356,13 @@ impl Experiment for E7 {
             }
             let er = Agg::per_class_mean(&a.effective_rank);
             for c in 0..10 {
-                ranks.push(row![a.name.to_string(), c, counts(n_maj, n_min)[c], er[c], 5 * (n_maj + n_min)]);
+                ranks.push(row![
+                    a.name.to_string(),
+                    c,
+                    counts(n_maj, n_min)[c],
+                    er[c],
+                    5 * (n_maj + n_min)
+                ]);
             }
             panels.push(panel);
         }
@@ -449,7 +453,8 @@ impl Experiment for E7 {
 
         // e7.4: theory vs measurement, balanced error.
         let tol = 0.05;
-        let stmt4 = "The anisotropic theory predicts the balanced error of every method on every dataset";
+        let stmt4 =
+            "The anisotropic theory predicts the balanced error of every method on every dataset";
         let crit4 = format!(
             "|predicted - measured balanced error| <= {tol} for every (dataset, method); the binomial test-set error of a balanced error is ~0.005, so the tolerance is the model's, not the measurement's"
         );
@@ -467,7 +472,11 @@ impl Experiment for E7 {
                     }
                     gaps.push(format!("{label} {}", fmt_sig(g, 2)));
                 }
-                ev.push(format!("{} gaps (theory - measured): {}", a.name, gaps.join(", ")));
+                ev.push(format!(
+                    "{} gaps (theory - measured): {}",
+                    a.name,
+                    gaps.join(", ")
+                ));
             }
             out.claim(Claim::judged(
                 "e7.4",
@@ -516,7 +525,7 @@ impl Experiment for E7 {
         }
 
         if have {
-            out.table("summary", summary);
+            out.table("errors", summary);
             out.table("per_class", per_class);
             out.table("effective_rank", ranks);
             let mut fig = Figure::new(format!(
