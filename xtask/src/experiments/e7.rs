@@ -186,9 +186,9 @@ impl Experiment for E7 {
 
     fn run(&self, ctx: &mut Ctx) -> Result<ExperimentOutput> {
         // Quick: a smaller subsample (gradient flow costs O(n^2) per step) and fewer features.
-        let (n_maj, n_min) = ctx.pick((200, 20), (500, 50));
-        let width = ctx.pick(2000, 10000);
-        let moment_samples = ctx.pick(200, 500);
+        let (n_maj, n_min) = ctx.pick((100, 10), (500, 50));
+        let width = ctx.pick(1000, 10000);
+        let moment_samples = ctx.pick(100, 500);
         let seeds = ctx.seeds(1, 1);
         let features = FeatureSpec::Random {
             activation: Activation::Relu,
