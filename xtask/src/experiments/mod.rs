@@ -27,7 +27,14 @@ mod e8;
 
 /// All experiments, in run order. THE list: `--only`, `REPORT.md` and `--check` follow it.
 pub static REGISTRY: &[&dyn Experiment] = &[
-    &e1::E1, &e2::E2, &e3::E3, &e4::E4, &e5::E5, &e6::E6, &e7::E7, &e8::E8,
+    &e1::E1,
+    &e2::E2,
+    &e3::E3,
+    &e4::E4,
+    &e5::E5,
+    &e6::E6,
+    &e7::E7,
+    &e8::E8,
 ];
 
 /// One experiment of `cargo xtask reproduce`.
