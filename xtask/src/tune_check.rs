@@ -18,6 +18,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::ctx::Ctx;
+use crate::experiments::common::mean_std;
 use crate::grid::{GridConfig, simulate_counted};
 
 /// One mixture and method to tune.
@@ -204,17 +205,6 @@ fn balanced_runs(case: &TuneCase, x: f64, seeds: usize) -> Result<(Vec<f64>, usi
         runs.iter().map(|r| r.0).collect(),
         runs.iter().map(|r| r.1).sum(),
     ))
-}
-
-fn mean_std(v: &[f64]) -> (f64, f64) {
-    let n = v.len() as f64;
-    let m = v.iter().sum::<f64>() / n;
-    let var = if v.len() > 1 {
-        v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)
-    } else {
-        0.0
-    };
-    (m, var.sqrt())
 }
 
 /// Tunes `case` by theory and by a `points`-point grid of simulations with `seeds` seeds.

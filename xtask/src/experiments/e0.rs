@@ -7,6 +7,7 @@
 use anyhow::Result;
 use serde::Serialize;
 
+use super::common::mean_std;
 use super::{Experiment, ExperimentOutput};
 use crate::ctx::{Ctx, splitmix64};
 use crate::plot::{Figure, Panel};
@@ -67,17 +68,6 @@ fn logspace(a: f64, b: f64, n: usize) -> Vec<f64> {
             10f64.powf(a.log10() + t * (b.log10() - a.log10()))
         })
         .collect()
-}
-
-fn mean_std(v: &[f64]) -> (f64, f64) {
-    let n = v.len() as f64;
-    let m = v.iter().sum::<f64>() / n;
-    let var = if v.len() > 1 {
-        v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0)
-    } else {
-        0.0
-    };
-    (m, var.sqrt())
 }
 
 impl Experiment for E0 {

@@ -15,6 +15,7 @@ use rand::SeedableRng;
 use rand_pcg::Pcg64;
 use serde::{Deserialize, Serialize};
 
+use super::common::mean_std;
 use super::{Experiment, ExperimentOutput};
 use crate::ctx::Ctx;
 use crate::plot::{Figure, Panel};
@@ -98,16 +99,6 @@ struct UnitResult {
 
 fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len() as f64
-}
-
-fn mean_std(v: &[f64]) -> (f64, f64) {
-    let m = mean(v);
-    let s = if v.len() > 1 {
-        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64).sqrt()
-    } else {
-        0.0
-    };
-    (m, s)
 }
 
 /// (minority mean, majority mean, balanced) of per-class errors.

@@ -12,7 +12,7 @@ use crate::plot::Figure;
 use crate::report::Claim;
 use crate::table::Table;
 
-mod common;
+pub(crate) mod common;
 /// The pipeline's demo experiment, a fixture for the driver's tests only.
 #[cfg(test)]
 pub(crate) mod e0;
