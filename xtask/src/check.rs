@@ -4,7 +4,11 @@
 //! Not compared: PNG and SVG (font rasterisation differs between machines), `timings.json`
 //! and the timing section of `REPORT.md` (wall-clock times), and hidden files (`.cache/`).
 //! Numbers in compared files are already rounded to a few significant digits (see
-//! [`crate::table`]), so any difference is a real change in behaviour.
+//! [`crate::table`]). Rounding alone is not enough across machines: a value that sits on a
+//! rounding boundary (0.1234565) flips its last digit under last-bit noise (another CPU's SIMD
+//! path in faer, a fused multiply-add). So a decimal number may differ by one unit in its
+//! last significant digit ([`same_line`]); integers and all other text must match exactly.
+//! Any larger difference is a real change in behaviour.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -14,6 +18,7 @@ use anyhow::{Context, Result, bail};
 use crate::experiments::Experiment;
 use crate::report::strip_timings;
 use crate::run::{Options, reproduce_with};
+use crate::table::DATA_SIG_DIGITS;
 use crate::tempdir::TempDir;
 
 /// Extensions of compared files.
@@ -183,7 +188,10 @@ pub fn compare_dirs(
             })
         };
         let (ca, cb) = (read(committed)?, read(fresh)?);
-        if let Some((line, committed, fresh)) = first_difference(&ca, &cb) {
+        // Markdown numbers keep their trailing zeros, so the printed text gives their
+        // precision; CSV/JSON write the shortest form of a DATA_SIG_DIGITS rounding.
+        let sig = (!p.ends_with(".md")).then_some(DATA_SIG_DIGITS);
+        if let Some((line, committed, fresh)) = first_difference(&ca, &cb, sig) {
             diffs.push(Difference::Changed {
                 file: p.clone(),
                 line,
@@ -203,8 +211,13 @@ fn key(d: &Difference) -> &str {
     }
 }
 
-/// The first differing line (1-based) of two texts, with both versions of it.
-pub fn first_difference(a: &str, b: &str) -> Option<(usize, Option<String>, Option<String>)> {
+/// The first line (1-based) where two texts differ by more than [`same_line`] allows, with
+/// both versions of it. `sig`: significant digits of the numbers (see [`same_line`]).
+pub fn first_difference(
+    a: &str,
+    b: &str,
+    sig: Option<usize>,
+) -> Option<(usize, Option<String>, Option<String>)> {
     let (mut la, mut lb) = (a.lines(), b.lines());
     let mut n = 0;
     loop {
@@ -212,11 +225,116 @@ pub fn first_difference(a: &str, b: &str) -> Option<(usize, Option<String>, Opti
         match (la.next(), lb.next()) {
             (None, None) => {
                 // Same lines; a trailing newline may still differ.
-                return (a != b).then_some((n, None, None));
+                return (a.ends_with('\n') != b.ends_with('\n')).then_some((n, None, None));
             }
-            (x, y) if x == y => {}
+            (Some(x), Some(y)) if same_line(x, y, sig) => {}
             (x, y) => return Some((n, x.map(str::to_string), y.map(str::to_string))),
         }
+    }
+}
+
+/// Whether two lines are the same result: identical text, except that a decimal number
+/// (with a `.` or an exponent) may differ by one unit in its last significant digit. That
+/// unit is the last printed digit, or, with `sig`, the `sig`-th significant digit if finer
+/// (CSV/JSON drop trailing zeros, so `0.12` there means 0.120000). Integers (counts, sizes,
+/// seeds) and words must match exactly.
+pub fn same_line(a: &str, b: &str, sig: Option<usize>) -> bool {
+    if a == b {
+        return true;
+    }
+    let (ta, tb) = (tokens(a), tokens(b));
+    ta.len() == tb.len()
+        && ta.iter().zip(&tb).all(|(x, y)| match (x, y) {
+            (Token::Decimal(su), Token::Decimal(sv)) if su != sv => {
+                let (Ok(xu), Ok(xv)) = (su.parse::<f64>(), sv.parse::<f64>()) else {
+                    return false;
+                };
+                let unit = last_digit_unit(su, xu, sig).max(last_digit_unit(sv, xv, sig));
+                (xu - xv).abs() <= unit * (1.0 + 1e-9)
+            }
+            _ => x == y,
+        })
+}
+
+#[derive(Debug, PartialEq)]
+enum Token<'a> {
+    Text(&'a str),
+    Integer(&'a str),
+    /// A number with a `.` or an exponent.
+    Decimal(&'a str),
+}
+
+/// Split a line into numbers and the text between them. A number starts at a digit (or a `-`
+/// before one) that does not continue a word, so ids like `e2.2` or `5x100` stay text.
+fn tokens(line: &str) -> Vec<Token<'_>> {
+    let b = line.as_bytes();
+    let word = |i: usize| {
+        i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_' || b[i - 1] == b'.')
+    };
+    let digits = |mut i: usize| {
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        i
+    };
+    let mut out = vec![];
+    let (mut i, mut text_start) = (0, 0);
+    while i < b.len() {
+        let sign = usize::from(b[i] == b'-');
+        let starts = i + sign < b.len() && b[i + sign].is_ascii_digit() && !word(i);
+        if !starts {
+            i += 1;
+            continue;
+        }
+        let mut j = digits(i + sign);
+        let mut decimal = false;
+        if j + 1 < b.len() && b[j] == b'.' && b[j + 1].is_ascii_digit() {
+            j = digits(j + 1);
+            decimal = true;
+        }
+        if j < b.len() && (b[j] == b'e' || b[j] == b'E') {
+            let k = j + 1 + usize::from(j + 1 < b.len() && (b[j + 1] == b'-' || b[j + 1] == b'+'));
+            if k < b.len() && b[k].is_ascii_digit() {
+                j = digits(k);
+                decimal = true;
+            }
+        }
+        if j < b.len() && (b[j].is_ascii_alphabetic() || b[j] == b'_') {
+            // A digit run glued to a word (`1st`, `100x5`): text.
+            i = j;
+            continue;
+        }
+        if text_start < i {
+            out.push(Token::Text(&line[text_start..i]));
+        }
+        let s = &line[i..j];
+        out.push(if decimal {
+            Token::Decimal(s)
+        } else {
+            Token::Integer(s)
+        });
+        (i, text_start) = (j, j);
+    }
+    if text_start < b.len() {
+        out.push(Token::Text(&line[text_start..]));
+    }
+    out
+}
+
+/// One unit in the last significant digit of the number written `s` (value `x`): the last
+/// printed digit, or the `sig`-th significant digit when that is finer.
+fn last_digit_unit(s: &str, x: f64, sig: Option<usize>) -> f64 {
+    let (mantissa, exp) = match s.find(['e', 'E']) {
+        Some(k) => (&s[..k], s[k + 1..].parse::<i32>().unwrap_or(0)),
+        None => (s, 0),
+    };
+    let decimals = mantissa.find('.').map_or(0, |d| mantissa.len() - d - 1) as i32;
+    let printed = 10f64.powi(exp - decimals);
+    match sig {
+        Some(sig) if x != 0.0 => {
+            printed.min(10f64.powi(x.abs().log10().floor() as i32 - sig as i32 + 1))
+        }
+        _ => printed,
     }
 }
 
@@ -267,16 +385,63 @@ mod tests {
 
     #[test]
     fn first_difference_finds_lines() {
-        assert_eq!(first_difference("a\nb\n", "a\nb\n"), None);
+        assert_eq!(first_difference("a\nb\n", "a\nb\n", None), None);
         assert_eq!(
-            first_difference("a\nb\nc\n", "a\nB\nc\n"),
+            first_difference("a\nb\nc\n", "a\nB\nc\n", None),
             Some((2, Some("b".into()), Some("B".into())))
         );
         assert_eq!(
-            first_difference("a\n", "a\nb\n"),
+            first_difference("a\n", "a\nb\n", None),
             Some((2, None, Some("b".into())))
         );
-        assert_eq!(first_difference("a\n", "a"), Some((2, None, None)));
+        assert_eq!(first_difference("a\n", "a", None), Some((2, None, None)));
+    }
+
+    #[test]
+    fn decimals_may_differ_by_one_unit_in_their_last_digit_and_nothing_else_may() {
+        // Markdown: the printed digits give the precision.
+        assert!(same_line(
+            "| CE | 0.1235 | 3 |",
+            "| CE | 0.1234 | 3 |",
+            None
+        ));
+        assert!(same_line(
+            "gap 1.000e-5, z = 2.31",
+            "gap 9.999e-6, z = 2.30",
+            None
+        ));
+        assert!(!same_line(
+            "| CE | 0.1235 | 3 |",
+            "| CE | 0.1233 | 3 |",
+            None
+        ));
+        assert!(!same_line(
+            "| CE | 0.1235 | 3 |",
+            "| CE | 0.1235 | 4 |",
+            None
+        ));
+        assert!(!same_line("| CE | 0.1235 |", "| LA | 0.1235 |", None));
+        assert!(!same_line("0.5 PASS", "0.5 FAIL", None));
+        // Ids and labels are text, not numbers.
+        assert!(!same_line("e2.2: x", "e2.3: x", None));
+        assert!(!same_line("[5x100,5x20]", "[5x100,5x21]", None));
+        // CSV/JSON: shortest form of a 6-digit rounding; `0.12` means 0.120000.
+        assert!(same_line(
+            "1,0.12,-3.5e-7",
+            "1,0.120001,-3.50001e-7",
+            Some(6)
+        ));
+        assert!(!same_line("1,0.12,x", "1,0.12002,x", Some(6)));
+        assert!(!same_line("1,0.12", "2,0.12", Some(6)));
+        assert_eq!(
+            tokens("e1 rho=-1.5e3, 100x5 n 7"),
+            vec![
+                Token::Text("e1 rho="),
+                Token::Decimal("-1.5e3"),
+                Token::Text(", 100x5 n "),
+                Token::Integer("7"),
+            ]
+        );
     }
 
     #[test]

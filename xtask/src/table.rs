@@ -3,9 +3,10 @@
 //!
 //! Numbers are rounded before they are written: Markdown shows [`MD_SIG_DIGITS`] significant
 //! digits, CSV and JSON [`DATA_SIG_DIGITS`]. Rounding is deliberate: `cargo xtask reproduce
-//! --check` compares these files byte for byte, and the last bits of a float may legitimately
+//! --check` compares these files line by line, and the last bits of a float may legitimately
 //! differ across CPUs, compilers or libm versions (e.g. fused multiply-add); six significant
-//! digits are far more than any claim needs and far fewer than such noise can reach.
+//! digits are far more than any claim needs and far fewer than such noise can reach, except
+//! for a value on a rounding boundary, whose last digit the check lets differ by one unit.
 //!
 //! ```
 //! use xtask::table::Table;
