@@ -64,7 +64,8 @@ impl TuneCase {
         )
     }
 
-    fn name(&self) -> Result<MethodName> {
+    /// The method being tuned.
+    pub fn name(&self) -> Result<MethodName> {
         Ok(self.method.parse()?)
     }
 

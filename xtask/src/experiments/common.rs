@@ -394,3 +394,15 @@ mod tests {
         assert!((s.balanced.mean - 0.25).abs() < 1e-12);
     }
 }
+
+/// A method's name as a figure's panel title (E3, E6).
+pub fn method_title(name: MethodName) -> &'static str {
+    match name {
+        MethodName::La => "logit adjustment (LA)",
+        MethodName::PostHoc => "post-hoc LA",
+        MethodName::Cdt => "class-dep. temperature (CDT)",
+        MethodName::Ldam => "LDAM margins",
+        MethodName::Wce => "weighted CE",
+        _ => "?",
+    }
+}

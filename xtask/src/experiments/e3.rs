@@ -10,7 +10,7 @@ use imbalance_losses::{Method, MethodName};
 use imbalance_theory::tuning_range;
 
 use super::common::{
-    Gmm, Groups, MODEL_TOL, Stat, agreement_tol, f3, group_stats, groups, linspace,
+    Gmm, Groups, MODEL_TOL, Stat, agreement_tol, f3, group_stats, groups, linspace, method_title,
     simulate_errors, theory_errors, tune_theory, with_param,
 };
 use super::{Experiment, ExperimentOutput};
@@ -59,17 +59,6 @@ struct MethodResult {
     theory: Vec<Groups<f64>>,
     sim_grid: Vec<f64>,
     sim: Vec<Groups<Stat>>,
-}
-
-fn panel_title(name: MethodName) -> &'static str {
-    match name {
-        MethodName::La => "logit adjustment (LA)",
-        MethodName::PostHoc => "post-hoc LA",
-        MethodName::Cdt => "class-dep. temperature (CDT)",
-        MethodName::Ldam => "LDAM margins",
-        MethodName::Wce => "weighted CE",
-        _ => "?",
-    }
 }
 
 impl Experiment for E3 {
@@ -188,7 +177,10 @@ impl Experiment for E3 {
             let need = 0.05f64.max(3.0 * se);
             out.claim(Claim::judged(
                 next_id(),
-                format!("{target} clearly lowers the balanced error of CE"),
+                format!(
+                    "{} clearly lowers the balanced error of CE",
+                    target.to_string().to_uppercase()
+                ),
                 "CE balanced error - best simulated balanced error over the grid >= max(0.05, 3 \
                  standard errors of the difference)",
                 format!(
@@ -298,7 +290,7 @@ impl Experiment for E3 {
                 r.sim_grid[r.sim_grid.len() - 1]
             ]);
             let mut p = Panel::new(
-                panel_title(r.name),
+                method_title(r.name),
                 format!("{} ({param})", r.symbol),
                 "test error",
             )

@@ -7,6 +7,7 @@
 use anyhow::Result;
 use serde::Serialize;
 
+use super::common::method_title;
 use super::{Experiment, ExperimentOutput};
 use crate::ctx::Ctx;
 use crate::plot::{Figure, Panel};
@@ -104,26 +105,30 @@ impl Experiment for E6 {
                 ));
             for r in results.iter().filter(|r| &r.case.mixture_label() == mix) {
                 fig = fig.panel(
-                    Panel::new(r.case.method.clone(), r.param.clone(), "balanced error")
-                        .line("theory", r.grid.clone(), r.grid_theory.clone())
-                        .points(
-                            "simulation",
-                            r.grid.clone(),
-                            r.grid_sim_mean.clone(),
-                            Some(r.grid_sim_std.clone()),
-                        )
-                        .points(
-                            "theory's choice (simulated)",
-                            vec![r.theory_value],
-                            vec![r.sim_at_theory],
-                            None,
-                        )
-                        .points(
-                            "grid's choice",
-                            vec![r.grid_best_value],
-                            vec![r.grid_best_error],
-                            None,
-                        ),
+                    Panel::new(
+                        method_title(r.case.name()?),
+                        r.param.clone(),
+                        "balanced error",
+                    )
+                    .line("theory", r.grid.clone(), r.grid_theory.clone())
+                    .points(
+                        "simulation",
+                        r.grid.clone(),
+                        r.grid_sim_mean.clone(),
+                        Some(r.grid_sim_std.clone()),
+                    )
+                    .points(
+                        "theory's choice (simulated)",
+                        vec![r.theory_value],
+                        vec![r.sim_at_theory],
+                        None,
+                    )
+                    .points(
+                        "grid's choice",
+                        vec![r.grid_best_value],
+                        vec![r.grid_best_error],
+                        None,
+                    ),
                 );
             }
             let n = results
