@@ -376,6 +376,18 @@ pub fn f3(x: f64) -> String {
     fmt_sig(x, 3)
 }
 
+/// A method's name as a figure's panel title (E3, E6).
+pub fn method_title(name: MethodName) -> &'static str {
+    match name {
+        MethodName::La => "logit adjustment (LA)",
+        MethodName::PostHoc => "post-hoc LA",
+        MethodName::Cdt => "class-dep. temperature (CDT)",
+        MethodName::Ldam => "LDAM margins",
+        MethodName::Wce => "weighted CE",
+        _ => "?",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -392,17 +404,5 @@ mod tests {
         assert!((s.minority.mean - 0.45).abs() < 1e-12);
         assert!((s.majority.mean - 0.05).abs() < 1e-12);
         assert!((s.balanced.mean - 0.25).abs() < 1e-12);
-    }
-}
-
-/// A method's name as a figure's panel title (E3, E6).
-pub fn method_title(name: MethodName) -> &'static str {
-    match name {
-        MethodName::La => "logit adjustment (LA)",
-        MethodName::PostHoc => "post-hoc LA",
-        MethodName::Cdt => "class-dep. temperature (CDT)",
-        MethodName::Ldam => "LDAM margins",
-        MethodName::Wce => "weighted CE",
-        _ => "?",
     }
 }
