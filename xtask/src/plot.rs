@@ -436,6 +436,9 @@ impl Styles {
     }
 }
 
+/// Half-width of an error bar's caps, in pixels.
+const ERROR_CAP: i32 = 6;
+
 /// Draw a marker centred at backend pixel `c` on `area`.
 fn draw_marker_px<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -838,8 +841,11 @@ fn draw_panel<DB: DrawingBackend>(
             }
         }
     }
-    // Error bars, then markers on top.
+    // Error bars, then markers on top, both in backend pixels (markers and caps keep their
+    // size on any axis).
     let plot = chart.plotting_area();
+    let shifted = plot.strip_coord_spec();
+    let (ox, oy) = plot.get_base_pixel();
     for s in &panel.series {
         if let Series::Points {
             label,
@@ -858,20 +864,22 @@ fn draw_panel<DB: DrawingBackend>(
                 }
                 let lo = ya.t(y - e.abs()).map_or(ya.lo, |t| ya.clamp(t));
                 let hi = ya.t(y + e.abs()).map_or(ya.hi, |t| ya.clamp(t));
-                plot.draw(&ErrorBar::new_vertical(
-                    tx,
-                    lo,
-                    ty,
-                    hi,
-                    st.color.stroke_width(2),
-                    12,
-                ))
-                .map_err(pe)?;
+                // Drawn by hand: plotters' ErrorBar also paints a disc at the centre, which
+                // would hide the series' own marker shape.
+                let (bx, by_lo) = plot.map_coordinate(&(tx, lo));
+                let by_hi = plot.map_coordinate(&(tx, hi)).1;
+                let (bx, by_lo, by_hi) = (bx - ox, by_lo - oy, by_hi - oy);
+                let style = st.color.stroke_width(2);
+                for path in [
+                    vec![(bx, by_lo), (bx, by_hi)],
+                    vec![(bx - ERROR_CAP, by_lo), (bx + ERROR_CAP, by_lo)],
+                    vec![(bx - ERROR_CAP, by_hi), (bx + ERROR_CAP, by_hi)],
+                ] {
+                    shifted.draw(&PathElement::new(path, style)).map_err(pe)?;
+                }
             }
         }
     }
-    let shifted = plot.strip_coord_spec();
-    let (ox, oy) = plot.get_base_pixel();
     for s in &panel.series {
         if let Series::Points { label, xs, ys, .. } = s {
             let st = styles.get(label);

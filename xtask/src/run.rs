@@ -138,14 +138,19 @@ pub fn reproduce_with(registry: &[&dyn Experiment], opts: &Options) -> Result<Ru
             .and_then(|o| write_outputs(*exp, &settings, &o).map(|()| o));
         let seconds = start.elapsed().as_secs_f64();
         let (cached, computed) = ctx.cache_stats();
-        timings.insert(
-            exp.id().to_string(),
-            Timing {
-                seconds,
-                computed,
-                cached,
-            },
-        );
+        // A rerun served wholly from the cache (to redraw plots or rewrite the report) keeps
+        // the timing of the run that computed the results.
+        let keep = computed == 0 && timings.get(exp.id()).is_some_and(|t| t.computed > 0);
+        if !keep {
+            timings.insert(
+                exp.id().to_string(),
+                Timing {
+                    seconds,
+                    computed,
+                    cached,
+                },
+            );
+        }
         let summary = match result {
             Ok(o) => summary_of(*exp, &settings, RunStatus::Done, &o),
             Err(e) => {
@@ -420,18 +425,50 @@ mod tests {
         // No temporary files anywhere.
         assert_eq!(clean_stale_temps(t.path()).unwrap(), 0);
 
-        // A second run is served from the cache and gives identical files.
+        // A second run is served from the cache (no cache file is rewritten) and gives
+        // identical files; timings.json keeps the run that computed them.
+        let read_timings = || -> BTreeMap<String, Timing> {
+            serde_json::from_str(&fs::read_to_string(t.path().join("timings.json")).unwrap())
+                .unwrap()
+        };
+        let cache_mtimes = || -> Vec<std::time::SystemTime> {
+            let mut files = vec![];
+            let mut dirs = vec![t.path().join(".cache")];
+            while let Some(dir) = dirs.pop() {
+                for e in fs::read_dir(dir).unwrap() {
+                    let e = e.unwrap();
+                    if e.file_type().unwrap().is_dir() {
+                        dirs.push(e.path());
+                    } else if e.file_name() != ".gitignore" {
+                        // (.cache/.gitignore is rewritten by every run.)
+                        files.push((e.path(), e.metadata().unwrap().modified().unwrap()));
+                    }
+                }
+            }
+            files.sort();
+            files.into_iter().map(|(_, m)| m).collect()
+        };
+        let (timings1, mtimes1) = (read_timings(), cache_mtimes());
+        assert_eq!(timings1["e0"].computed, 16);
         let csv1 = fs::read(d.join("samples.csv")).unwrap();
         let stale = d.join("old-table.csv");
         fs::write(&stale, "x").unwrap();
         reproduce_with(&demo, &o).unwrap();
         assert_eq!(fs::read(d.join("samples.csv")).unwrap(), csv1);
         assert!(!stale.exists(), "stale outputs are removed");
-        let timings: BTreeMap<String, Timing> =
-            serde_json::from_str(&fs::read_to_string(t.path().join("timings.json")).unwrap())
-                .unwrap();
-        assert_eq!(timings["e0"].computed, 0);
-        assert_eq!(timings["e0"].cached, 16);
+        assert_eq!(cache_mtimes(), mtimes1, "the cache is read, not recomputed");
+        assert_eq!(read_timings()["e0"].seconds, timings1["e0"].seconds);
+        // --no-cache computes again and records the new timing.
+        reproduce_with(
+            &demo,
+            &Options {
+                no_cache: true,
+                ..o.clone()
+            },
+        )
+        .unwrap();
+        assert_eq!(read_timings()["e0"].computed, 16);
+        assert_ne!(read_timings()["e0"].seconds, timings1["e0"].seconds);
     }
 
     #[test]

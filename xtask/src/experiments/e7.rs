@@ -180,7 +180,7 @@ impl Experiment for E7 {
         let (n_maj, n_min) = ctx.pick((100, 10), (500, 50));
         let width = ctx.pick(1000, 10000);
         let moment_samples = ctx.pick(100, 500);
-        let seeds = ctx.seeds(1, 1);
+        let seeds = ctx.seeds(1, 3);
         let features = FeatureSpec::Random {
             activation: Activation::Relu,
             width,
