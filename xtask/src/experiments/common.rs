@@ -376,6 +376,19 @@ pub fn f3(x: f64) -> String {
     fmt_sig(x, 3)
 }
 
+/// A method's short name in report text ("LA", "weighted CE"); tables keep the CLI ids.
+pub fn method_label(name: MethodName) -> &'static str {
+    match name {
+        MethodName::Ce => "CE",
+        MethodName::Wce => "weighted CE",
+        MethodName::La => "LA",
+        MethodName::PostHoc => "post-hoc LA",
+        MethodName::Cdt => "CDT",
+        MethodName::Ldam => "LDAM",
+        MethodName::Vs => "VS",
+    }
+}
+
 /// A method's name as a figure's panel title (E3, E6).
 pub fn method_title(name: MethodName) -> &'static str {
     match name {

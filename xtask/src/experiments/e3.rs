@@ -10,8 +10,8 @@ use imbalance_losses::{Method, MethodName};
 use imbalance_theory::tuning_range;
 
 use super::common::{
-    Gmm, Groups, MODEL_TOL, Stat, agreement_tol, f3, group_stats, groups, linspace, method_title,
-    simulate_errors, theory_errors, tune_theory, with_param,
+    Gmm, Groups, MODEL_TOL, Stat, agreement_tol, f3, group_stats, groups, linspace, method_label,
+    method_title, simulate_errors, theory_errors, tune_theory, with_param,
 };
 use super::{Experiment, ExperimentOutput};
 use crate::ctx::Ctx;
@@ -179,7 +179,7 @@ impl Experiment for E3 {
                 next_id(),
                 format!(
                     "{} clearly lowers the balanced error of CE",
-                    target.to_string().to_uppercase()
+                    method_label(target)
                 ),
                 "CE balanced error - best simulated balanced error over the grid >= max(0.05, 3 \
                  standard errors of the difference)",
@@ -187,7 +187,7 @@ impl Experiment for E3 {
                     "CE {} ± {}, best {} {} at {} = {} (diff {}, needed {})",
                     f3(ce.mean),
                     f3(ce.std),
-                    target,
+                    method_label(target),
                     f3(best.mean),
                     r.symbol,
                     f3(r.sim_grid[ib]),
@@ -213,7 +213,7 @@ impl Experiment for E3 {
             ok &= pass;
             ev.push(format!(
                 "{} ({} = {}): minority {} -> {}, majority {} -> {}{}",
-                r.name,
+                method_label(r.name),
                 r.symbol,
                 f3(r.sim_grid[r.sim_grid.len() - 1]),
                 f3(a.minority.mean),
@@ -248,7 +248,12 @@ impl Experiment for E3 {
                         worst = (
                             gap,
                             tol,
-                            format!("{g} of {} at {} = {}", r.name, r.symbol, f3(r.sim_grid[i])),
+                            format!(
+                                "{g} of {} at {} = {}",
+                                method_label(r.name),
+                                r.symbol,
+                                f3(r.sim_grid[i])
+                            ),
                         );
                     }
                 }
@@ -339,7 +344,7 @@ impl Experiment for E3 {
                         .max((t.majority - s.majority.mean).abs())
                 })
                 .fold(0.0, f64::max);
-            gaps.push(format!("{} {}", r.name, f3(g)));
+            gaps.push(format!("{} {}", method_label(r.name), f3(g)));
         }
         out.note(format!(
             "Largest |theory - simulation| per method over its grid (minority or majority): {}. \
