@@ -396,8 +396,7 @@ pub fn method_title(name: MethodName) -> &'static str {
         MethodName::PostHoc => "post-hoc LA",
         MethodName::Cdt => "class-dep. temperature (CDT)",
         MethodName::Ldam => "LDAM margins",
-        MethodName::Wce => "weighted CE",
-        _ => "?",
+        other => method_label(other),
     }
 }
 
