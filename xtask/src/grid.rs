@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use imbalance_cli::pipeline::{Sampler, mixture_stats, simulate_gmm};
+use imbalance_cli::pipeline::{Sampler, mixture_stats, per_class_mean_std, simulate_gmm};
 use imbalance_gmm::{MeansSpec, Mixture};
 use imbalance_gradflow::{FlowOptions, Horizon};
 use imbalance_losses::{Method, MethodName};
@@ -312,25 +312,6 @@ pub struct SimSummary {
     pub seeds: usize,
 }
 
-/// Per-class mean and std (n - 1) of `runs` (one vector per seed).
-pub fn mean_std(runs: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
-    let n = runs.len() as f64;
-    let k = runs.first().map_or(0, Vec::len);
-    let mean: Vec<f64> = (0..k)
-        .map(|c| runs.iter().map(|r| r[c]).sum::<f64>() / n)
-        .collect();
-    let std = (0..k)
-        .map(|c| {
-            if runs.len() < 2 {
-                return 0.0;
-            }
-            let v = runs.iter().map(|r| (r[c] - mean[c]).powi(2)).sum::<f64>() / (n - 1.0);
-            v.sqrt()
-        })
-        .collect();
-    (mean, std)
-}
-
 /// The exact per-class error of W trained on seed `r` of `cfg` (seeds from [`Ctx::seed`], so a
 /// given (config, replicate) always sees the same training set).
 pub fn simulate_one(cfg: &GridConfig, r: u64) -> Result<Vec<f64>> {
@@ -449,7 +430,7 @@ pub fn row_from(
     theory_finite_n: Vec<f64>,
     runs: &[Vec<f64>],
 ) -> GridRow {
-    let (mean, std) = mean_std(runs);
+    let (mean, std) = per_class_mean_std(runs);
     let gap = mean_abs_gap(&theory, &mean);
     let max_class_gap = theory
         .iter()

@@ -58,25 +58,6 @@ impl ErrorSummary {
     }
 }
 
-/// Per-coordinate mean and sample standard deviation (0 for a single run) of equal-length rows.
-pub fn mean_std(rows: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
-    let k = rows.first().map_or(0, Vec::len);
-    let r = rows.len() as f64;
-    let mean: Vec<f64> = (0..k)
-        .map(|c| rows.iter().map(|v| v[c]).sum::<f64>() / r)
-        .collect();
-    let std = (0..k)
-        .map(|c| {
-            if rows.len() < 2 {
-                return 0.0;
-            }
-            let ss: f64 = rows.iter().map(|v| (v[c] - mean[c]).powi(2)).sum();
-            (ss / (r - 1.0)).sqrt()
-        })
-        .collect();
-    (mean, std)
-}
-
 /// Prints one JSON object on stdout.
 pub fn print_json(value: &Value) -> Result<()> {
     let mut out = std::io::stdout().lock();

@@ -107,3 +107,23 @@ pub fn row_major(m: &Mat<f64>) -> Vec<f64> {
         .flat_map(|i| (0..m.ncols()).map(move |j| m[(i, j)]))
         .collect()
 }
+
+/// Per-class mean and sample standard deviation (n - 1; 0 for a single run) over runs, each
+/// run a per-class vector of equal length.
+pub fn per_class_mean_std(rows: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
+    let k = rows.first().map_or(0, Vec::len);
+    let r = rows.len() as f64;
+    let mean: Vec<f64> = (0..k)
+        .map(|c| rows.iter().map(|v| v[c]).sum::<f64>() / r)
+        .collect();
+    let std = (0..k)
+        .map(|c| {
+            if rows.len() < 2 {
+                return 0.0;
+            }
+            let ss: f64 = rows.iter().map(|v| (v[c] - mean[c]).powi(2)).sum();
+            (ss / (r - 1.0)).sqrt()
+        })
+        .collect();
+    (mean, std)
+}

@@ -13,7 +13,8 @@ use crate::args::{
     GmmArgs, MethodArgs, check_method_horizon, horizon, horizon_config, method_config,
 };
 use crate::error::{Result, usage};
-use crate::output::{ErrorSummary, Progress, mean_std};
+use crate::output::{ErrorSummary, Progress};
+use crate::pipeline::per_class_mean_std;
 use crate::pipeline::{Sampler, simulate_gmm};
 
 /// Arguments of `imbalance simulate`.
@@ -76,8 +77,8 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
         exact.push(run.exact_error);
         progress.step(i + 1);
     }
-    let (mean, std) = mean_std(&sampled);
-    let (exact_mean, exact_std) = mean_std(&exact);
+    let (mean, std) = per_class_mean_std(&sampled);
+    let (exact_mean, exact_std) = per_class_mean_std(&exact);
     let summary = ErrorSummary::new(mean);
     let seconds = start.elapsed().as_secs_f64();
 

@@ -7,7 +7,7 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use super::common::mean_std;
+use super::common::{logspace, mean_std};
 use super::{Experiment, ExperimentOutput};
 use crate::ctx::{Ctx, splitmix64};
 use crate::plot::{Figure, Panel};
@@ -54,20 +54,6 @@ impl SplitMix {
         let (u1, u2) = (self.uniform(), self.uniform());
         (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
     }
-}
-
-/// `n` points log-spaced from `a` to `b` (inclusive).
-fn logspace(a: f64, b: f64, n: usize) -> Vec<f64> {
-    (0..n)
-        .map(|i| {
-            let t = if n > 1 {
-                i as f64 / (n - 1) as f64
-            } else {
-                0.0
-            };
-            10f64.powf(a.log10() + t * (b.log10() - a.log10()))
-        })
-        .collect()
 }
 
 impl Experiment for E0 {

@@ -7,6 +7,7 @@
 
 use anyhow::Result;
 use imbalance_cli::images::{FeatureSpec, prepare_images};
+use imbalance_cli::pipeline::per_class_mean_std;
 use imbalance_datasets::{Dataset, DatasetName, LoadOptions, load};
 use imbalance_features::Activation;
 use imbalance_gradflow::{FlowOptions, Horizon};
@@ -124,13 +125,6 @@ struct Agg {
 }
 
 impl Agg {
-    /// Mean over seeds of a per-class vector statistic of method `m`.
-    fn per_class_mean(v: &[Vec<f64>]) -> Vec<f64> {
-        (0..v[0].len())
-            .map(|c| mean(&v.iter().map(|s| s[c]).collect::<Vec<_>>()))
-            .collect()
-    }
-
     /// Seeds' values of (minority, majority, balanced) of method `m`.
     fn summaries(v: &[Vec<f64>]) -> [Vec<f64>; 3] {
         let s: Vec<(f64, f64, f64)> = v.iter().map(|e| split(e)).collect();
@@ -321,11 +315,8 @@ impl Experiment for E7 {
                     mean(&mbal),
                     mean(&pbal)
                 ]);
-                let meas = Agg::per_class_mean(&a.measured[mi]);
-                let pred = Agg::per_class_mean(&a.predicted[mi]);
-                let stds: Vec<f64> = (0..10)
-                    .map(|c| mean_std(&a.measured[mi].iter().map(|s| s[c]).collect::<Vec<_>>()).1)
-                    .collect();
+                let (meas, stds) = per_class_mean_std(&a.measured[mi]);
+                let pred = per_class_mean_std(&a.predicted[mi]).0;
                 let xs: Vec<f64> = (0..10).map(|c| c as f64).collect();
                 for c in 0..10 {
                     per_class.push(row![
@@ -345,7 +336,7 @@ impl Experiment for E7 {
                     (seeds > 1).then_some(stds),
                 );
             }
-            let er = Agg::per_class_mean(&a.effective_rank);
+            let er = per_class_mean_std(&a.effective_rank).0;
             for c in 0..10 {
                 ranks.push(row![
                     a.name.to_string(),
@@ -538,7 +529,7 @@ impl Experiment for E7 {
                     fmt_sig(mean(&a.time_scale), 2),
                     fmt_sig(TIME, 2),
                     fmt_sig(a.psd.iter().cloned().fold(0.0, f64::max), 2),
-                    Agg::per_class_mean(&a.effective_rank)
+                    per_class_mean_std(&a.effective_rank).0
                         .iter()
                         .map(|r| format!("{r:.0}"))
                         .collect::<Vec<_>>()
