@@ -39,16 +39,7 @@ pub struct TuneCase {
 impl TuneCase {
     /// `K=2 [200,20] p=2000 s=5 T=1e4 la`.
     pub fn label(&self) -> String {
-        let c: Vec<String> = self.counts.iter().map(|c| c.to_string()).collect();
-        format!(
-            "K={} [{}] p={} s={} T={} {}",
-            self.counts.len(),
-            c.join(","),
-            self.dim,
-            self.snr,
-            self.horizon,
-            self.method
-        )
+        format!("{} {}", self.mixture_label(), self.method)
     }
 
     /// The mixture part of the label.
