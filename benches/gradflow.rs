@@ -1,5 +1,7 @@
 //! Benchmarks of exact dual gradient flow (`imbalance::gradflow`):
 //!
+//! - `stream/triad`: a STREAM-like triad, the machine's streaming bandwidth in this run; the
+//!   `rhs` benchmark prints its GB/s (the Gram matrix read once) to compare with it;
 //! - `rhs`: one right-hand-side evaluation of the dual ODE, i.e. the product `Kmat A`
 //!   (n x n by n x K) plus the n per-sample loss gradients. Measured through
 //!   `training_loss`, which does exactly that work (the ODE's own RHS only adds an n x K copy);
@@ -14,20 +16,21 @@
 //! minute) only when a benchmark of that size is selected: `cargo bench --bench gradflow --
 //! n1100` is the quick run.
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
 use criterion::{
-    BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, criterion_group, criterion_main,
+    Bencher, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, criterion_group, criterion_main,
 };
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
-use imbalance::gradflow::{FlowOptions, gradient_flow, max_margin, training_loss};
+use imbalance::gradflow::{FlowOptions, SolverStats, gradient_flow, max_margin, training_loss};
 use imbalance::losses::{Loss, Method};
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64;
+use rayon::prelude::*;
 
 const P: usize = 20_000;
 const SNR: f64 = 10.0;
@@ -91,6 +94,66 @@ fn configure(group: &mut BenchmarkGroup<'_, WallTime>, seconds: u64) {
     group.sampling_mode(SamplingMode::Flat);
 }
 
+/// Mean wall time per call of the measured iterations (printed after the benchmark, only if
+/// it ran).
+#[derive(Default)]
+struct MeanTime {
+    seconds: Cell<f64>,
+    iters: Cell<u64>,
+}
+
+impl MeanTime {
+    fn run(&self, b: &mut Bencher<'_>, mut f: impl FnMut()) {
+        b.iter_custom(|iters| {
+            let t = Instant::now();
+            for _ in 0..iters {
+                f();
+            }
+            let e = t.elapsed();
+            self.seconds.set(self.seconds.get() + e.as_secs_f64());
+            self.iters.set(self.iters.get() + iters);
+            e
+        });
+    }
+
+    fn mean(&self) -> Option<f64> {
+        (self.iters.get() > 0).then(|| self.seconds.get() / self.iters.get() as f64)
+    }
+}
+
+/// STREAM-like triad `a = b + s c` on three 160 MB arrays, all threads, fixed chunks: the
+/// machine's streaming bandwidth, counted as STREAM does (24 bytes per element), for comparison
+/// with the dual product's GB/s in the same run.
+fn bench_triad(c: &mut Criterion) {
+    const LEN: usize = 20_000_000;
+    let mut group = c.benchmark_group("stream");
+    configure(&mut group, 3);
+    let time = MeanTime::default();
+    group.bench_function("triad", |b| {
+        let x = vec![1.0f64; LEN];
+        let y = vec![2.0f64; LEN];
+        let mut out = vec![0.0f64; LEN];
+        time.run(b, || {
+            out.par_chunks_mut(1 << 16)
+                .zip(x.par_chunks(1 << 16).zip(y.par_chunks(1 << 16)))
+                .for_each(|(o, (x, y))| {
+                    for ((o, x), y) in o.iter_mut().zip(x).zip(y) {
+                        *o = x + 3.0 * y;
+                    }
+                });
+            black_box(&out);
+        });
+    });
+    if let Some(s) = time.mean() {
+        eprintln!(
+            "stream triad: mean {:.2} ms, {:.1} GB/s (24 bytes per element)",
+            s * 1e3,
+            (24 * LEN) as f64 / s / 1e9
+        );
+    }
+    group.finish();
+}
+
 fn bench_gradflow(c: &mut Criterion) {
     for n_max in [200, 1000] {
         let counts = counts(n_max);
@@ -102,11 +165,24 @@ fn bench_gradflow(c: &mut Criterion) {
 
         let mut group = c.benchmark_group("gradflow");
         configure(&mut group, 5);
+        let rhs_time = MeanTime::default();
         group.bench_function(BenchmarkId::new("rhs", &id), |b| {
             let (g, labels) = data();
             let a = Mat::from_fn(n, K, |i, c| 1e-4 * ((i * K + c) as f64).sin());
-            b.iter(|| black_box(training_loss(g.as_ref(), labels, &loss, a.as_ref())));
+            rhs_time.run(b, || {
+                black_box(training_loss(g.as_ref(), labels, &loss, a.as_ref()));
+            });
         });
+        // The product streams the n x n Gram matrix once: its bytes set the rate.
+        let gram_bytes = (n * n * 8) as f64;
+        if let Some(s) = rhs_time.mean() {
+            eprintln!(
+                "rhs {id}: mean {:.2} ms, {:.1} GB/s (Gram read once, {:.0} MB)",
+                s * 1e3,
+                gram_bytes / s / 1e9,
+                gram_bytes / 1e6
+            );
+        }
         for (name, rtol) in [("solve_T1e6_ce", 1e-6), ("solve_T1e6_ce_rtol1e-4", 1e-4)] {
             let mut opts = FlowOptions::default();
             opts.ode.rtol = rtol;
@@ -115,7 +191,9 @@ fn bench_gradflow(c: &mut Criterion) {
                 let (g, labels) = data();
                 b.iter(|| {
                     let r = gradient_flow(g.as_ref(), labels, &loss, T, &opts).expect("solves");
-                    evals = Some((r.rhs_evals, r.steps));
+                    if let SolverStats::Flow { ode, .. } = r.solver {
+                        evals = Some((ode.rhs_evals, ode.steps));
+                    }
                     black_box(r)
                 });
             });
@@ -129,7 +207,9 @@ fn bench_gradflow(c: &mut Criterion) {
             b.iter(|| {
                 let r = max_margin(g.as_ref(), labels, loss.delta(), &FlowOptions::default())
                     .expect("separable");
-                sweeps = Some(r.steps);
+                if let SolverStats::MaxMargin { sweeps: s } = r.solver {
+                    sweeps = Some(s);
+                }
                 black_box(r)
             });
         });
@@ -140,5 +220,5 @@ fn bench_gradflow(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench_gradflow);
+criterion_group!(benches, bench_triad, bench_gradflow);
 criterion_main!(benches);

@@ -12,7 +12,7 @@ use std::hint::black_box;
 
 fn step10() -> MixtureStats {
     let counts = vec![100, 100, 100, 100, 100, 20, 20, 20, 20, 20];
-    MixtureStats::orthogonal(counts, 8.0, 1.0, 5000).expect("valid mixture")
+    MixtureStats::orthogonal(counts, 5000, 8.0, 1.0).expect("valid mixture")
 }
 
 fn exp10() -> MixtureStats {
@@ -20,7 +20,7 @@ fn exp10() -> MixtureStats {
     let counts = (0..10)
         .map(|c| (100.0 * 10f64.powf(-(c as f64) / 9.0)).round() as usize)
         .collect();
-    MixtureStats::orthogonal(counts, 8.0, 1.0, 5000).expect("valid mixture")
+    MixtureStats::orthogonal(counts, 5000, 8.0, 1.0).expect("valid mixture")
 }
 
 fn bench_predict(c: &mut Criterion) {
@@ -46,7 +46,7 @@ fn bench_tune(c: &mut Criterion) {
     let opts = PredictOptions::default();
     let mut g = c.benchmark_group("tune");
     g.sample_size(10);
-    let binary = MixtureStats::orthogonal(vec![200, 20], 5.0, 1.0, 2000).expect("valid mixture");
+    let binary = MixtureStats::orthogonal(vec![200, 20], 2000, 5.0, 1.0).expect("valid mixture");
     for name in [MethodName::La, MethodName::Cdt, MethodName::Ldam] {
         g.bench_function(format!("K2_T1e4_{name}"), |b| {
             b.iter(|| {

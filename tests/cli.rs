@@ -194,7 +194,7 @@ fn bad_input_gets_one_clear_line() {
             "simulate", "--counts", "10,5", "--dim", "50", "--snr", "3", "--noise", "0",
             "--method", "ce",
         ],
-        "sigma",
+        "--noise: 0 is out of range",
     );
     fails(&["simulate", "--bogus"], "--bogus");
 }

@@ -8,10 +8,10 @@
 //!
 //! Run in release mode (`cargo test --release --test theory_vs_simulation`, a few seconds).
 
-use imbalance_cli::pipeline::{Sampler, predict_gmm, simulate_gmm};
 use imbalance_gmm::{MeansSpec, Mixture};
 use imbalance_gradflow::{FlowOptions, Horizon};
 use imbalance_losses::MethodName;
+use imbalance_pipeline::{Sampler, predict_gmm, simulate_gmm};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 use serde_json::Value;

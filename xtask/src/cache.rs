@@ -32,7 +32,7 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::atomic::write_atomic;
+use imbalance_datasets::write_atomic;
 
 /// File magic of a cache entry (format version 1).
 const MAGIC: &[u8; 4] = b"XTC1";
@@ -199,7 +199,7 @@ impl Cache {
         }
         let value = compute()?;
         self.misses.fetch_add(1, Ordering::Relaxed);
-        if let Err(e) = encode(&json, &value).and_then(|b| write_atomic(&path, &b)) {
+        if let Err(e) = encode(&json, &value).and_then(|b| Ok(write_atomic(&path, &b)?)) {
             eprintln!(
                 "[{}] warning: could not write cache file {}: {e:#}",
                 self.label,
@@ -226,7 +226,6 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tempdir::TempDir;
     use serde::Deserialize;
     use std::cell::Cell;
 
@@ -263,7 +262,7 @@ mod tests {
 
     #[test]
     fn round_trip_hits_and_does_not_recompute() {
-        let t = TempDir::new("cache");
+        let t = tempfile::tempdir().unwrap();
         let cache = Cache::new(t.path(), "test", true);
         let cfg = Cfg {
             rho: 10.0,
@@ -292,7 +291,7 @@ mod tests {
 
     #[test]
     fn corrupt_or_truncated_files_are_recomputed_not_trusted() {
-        let t = TempDir::new("cache-corrupt");
+        let t = tempfile::tempdir().unwrap();
         let cache = Cache::new(t.path(), "test", true);
         let cfg = Cfg {
             rho: 1.0,
@@ -339,7 +338,7 @@ mod tests {
 
     #[test]
     fn wrong_type_in_cache_is_recomputed() {
-        let t = TempDir::new("cache-type");
+        let t = tempfile::tempdir().unwrap();
         let cache = Cache::new(t.path(), "test", true);
         let cfg = Cfg {
             rho: 3.0,
@@ -357,7 +356,7 @@ mod tests {
 
     #[test]
     fn no_cache_mode_recomputes_but_still_writes() {
-        let t = TempDir::new("cache-off");
+        let t = tempfile::tempdir().unwrap();
         let cfg = Cfg {
             rho: 2.0,
             k: 2,

@@ -19,7 +19,6 @@ use crate::experiments::Experiment;
 use crate::report::strip_timings;
 use crate::run::{Options, reproduce_with};
 use crate::table::DATA_SIG_DIGITS;
-use crate::tempdir::TempDir;
 
 /// Extensions of compared files.
 const COMPARED_EXTS: [&str; 3] = ["md", "csv", "json"];
@@ -88,7 +87,10 @@ fn run_with(registry: &[&dyn Experiment], opts: &Options, keep_on_failure: bool)
             committed.display()
         );
     }
-    let tmp = TempDir::try_new("check")?;
+    let tmp = tempfile::Builder::new()
+        .prefix("xtask-check-")
+        .tempdir()
+        .context("creating a temporary directory")?;
     if opts.progress {
         eprintln!(
             "check: running into {} (no cache), then comparing with {}",
@@ -446,8 +448,8 @@ mod tests {
 
     #[test]
     fn detects_changed_missing_and_extra_files_but_ignores_timings_and_images() {
-        let c = TempDir::new("check-c");
-        let f = TempDir::new("check-f");
+        let c = tempfile::tempdir().unwrap();
+        let f = tempfile::tempdir().unwrap();
         for root in [c.path(), f.path()] {
             write(root, "e1/errors.csv", "rho,err\n1,0.5\n");
             write(root, "e1/same.json", "{}\n");
@@ -490,7 +492,7 @@ mod tests {
 
     #[test]
     fn check_passes_on_a_fresh_copy_and_fails_after_a_change() {
-        let committed = TempDir::new("check-run");
+        let committed = tempfile::tempdir().unwrap();
         let opts = Options {
             quick: true,
             only: vec![],

@@ -1,7 +1,7 @@
 //! `cargo xtask theory-grid`: how tight is the mean-field theory? A fixed grid of Gaussian-mixture
 //! configurations (K in {2, 3, 5, 10}, imbalance ratio 1..100, p/n 5..50, several SNRs, every
 //! method, T from 1e2 to infinity); for each, the theory's per-class error
-//! ([`imbalance_cli::pipeline::predict_gmm`]) and the mean and std over seeds of the EXACT
+//! ([`imbalance_pipeline::predict_gmm`]) and the mean and std over seeds of the EXACT
 //! per-class error of the trained W (`simulate_gmm` with no test draws: the orthant probability
 //! given W, so the only noise is the training set's).
 //!
@@ -11,10 +11,10 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use imbalance_cli::pipeline::{Sampler, mixture_stats, per_class_mean_std, simulate_gmm};
 use imbalance_gmm::{MeansSpec, Mixture};
 use imbalance_gradflow::{FlowOptions, Horizon};
 use imbalance_losses::{Method, MethodName};
+use imbalance_pipeline::{Sampler, mixture_stats, per_class_mean_std, simulate_gmm};
 use imbalance_theory::{PredictOptions, predict};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
@@ -339,7 +339,7 @@ pub fn simulate_counted(cfg: &GridConfig, seed: u64) -> Result<(Vec<f64>, usize)
         &mut rng,
     )
     .with_context(|| format!("simulating {}", cfg.label()))?;
-    Ok((run.exact_error, run.trained.rhs_evals))
+    Ok((run.exact_error, run.trained.rhs_evals()))
 }
 
 /// Replicates `first..first + seeds` of `cfg`, in parallel.
@@ -364,10 +364,7 @@ pub fn theory(cfg: &GridConfig, opts: &PredictOptions) -> Result<Vec<f64>> {
 
 /// The theory with the finite-n correction ([`imbalance_theory::finite_n_factor`]).
 pub fn finite_n_options() -> PredictOptions {
-    PredictOptions {
-        finite_n: true,
-        ..PredictOptions::default()
-    }
+    PredictOptions::default().with_finite_n(true)
 }
 
 /// Mean over classes of |a - b|.
@@ -546,7 +543,7 @@ pub fn run(seeds: usize, out: &Path, reuse: Option<&Path>) -> Result<GridFixture
     print_summary(&fixture);
     eprintln!("total {:.0}s", start.elapsed().as_secs_f64());
     let json = serde_json::to_string_pretty(&fixture)?;
-    crate::atomic::write_atomic(out, json.as_bytes())
+    imbalance_datasets::write_atomic(out, json.as_bytes())
         .with_context(|| format!("writing {}", out.display()))?;
     println!("wrote {}", out.display());
     Ok(fixture)

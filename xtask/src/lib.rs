@@ -12,9 +12,11 @@
 //! * [`plot`]: multi-panel figures (theory lines, simulation points with error bars);
 //! * [`report`]: claims, verdicts and `REPORT.md`;
 //! * [`run`]: the driver; [`check`]: `--check` (determinism against committed results);
-//! * [`atomic`]: atomic file writes, used for every output file;
+//! * every output file is written with `imbalance_datasets::write_atomic` (temp file + rename);
 //! * [`grid`]: `cargo xtask theory-grid` (theory vs simulation on a grid of mixtures, the
 //!   fixture `tests/fixtures/theory_grid.json`; E5 uses it);
+//! * [`readme_check`]: `cargo xtask readme-check` (each crate's README example built and run
+//!   in a fresh project outside the workspace);
 //! * [`tune_check`]: `cargo xtask tune-check` (theory-tuned hyperparameters vs grid search on
 //!   simulations; E6 uses it).
 //!
@@ -26,7 +28,6 @@
 //! assert_eq!(t.to_csv(), "rho,error\n10,0.25\n");
 //! ```
 
-pub mod atomic;
 pub mod cache;
 pub mod check;
 pub mod ctx;
@@ -34,8 +35,8 @@ pub mod experiments;
 pub mod grid;
 pub mod plot;
 pub mod progress;
+pub mod readme_check;
 pub mod report;
 pub mod run;
 pub mod table;
-pub mod tempdir;
 pub mod tune_check;

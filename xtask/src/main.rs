@@ -6,6 +6,7 @@
 //! cargo xtask list
 //! cargo xtask theory-grid [--seeds N] [--out FILE]
 //! cargo xtask tune-check [--seeds N] [--points N]
+//! cargo xtask readme-check [--crate NAME]
 //! ```
 
 use std::path::PathBuf;
@@ -33,6 +34,17 @@ enum Command {
     TheoryGrid(GridArgs),
     /// Theory-tuned hyperparameters vs a fine grid of simulations.
     TuneCheck(TuneCheckArgs),
+    /// Build and run each library crate's README example in a fresh project outside the
+    /// workspace that depends on that crate alone.
+    ReadmeCheck(ReadmeCheckArgs),
+}
+
+/// Flags of `cargo xtask readme-check`.
+#[derive(Debug, Args)]
+struct ReadmeCheckArgs {
+    /// Check only this crate (package name, or its name without `imbalance-`).
+    #[arg(long = "crate", value_name = "NAME")]
+    krate: Option<String>,
 }
 
 /// Flags of `cargo xtask theory-grid`.
@@ -112,6 +124,7 @@ fn main() -> ExitCode {
         Command::TuneCheck(a) => {
             xtask::tune_check::run(a.seeds as usize, a.points as usize).map(|_| ())
         }
+        Command::ReadmeCheck(a) => xtask::readme_check::run(&workspace_root(), a.krate.as_deref()),
         Command::Reproduce(a) => {
             let opts = Options {
                 quick: a.quick,

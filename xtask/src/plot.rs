@@ -33,8 +33,8 @@ use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::atomic::{write_atomic, write_atomic_with};
 use crate::table::round_sig;
+use imbalance_datasets::{write_atomic, write_atomic_with};
 
 /// Font family for all text (fontconfig resolves it; DejaVu Sans on our machines).
 const FONT: &str = "sans-serif";
@@ -1049,7 +1049,7 @@ mod tests {
                     Some(vec![0.1, 0.02, 0.01, 0.004, 0.1]),
                 ),
         );
-        let t = crate::tempdir::TempDir::new("plot");
+        let t = tempfile::tempdir().unwrap();
         let dir = std::env::var_os("XTASK_KEEP_PLOT")
             .map(std::path::PathBuf::from)
             .unwrap_or_else(|| t.path().to_path_buf());

@@ -10,12 +10,12 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::atomic::{clean_stale_temps, write_atomic};
 use crate::ctx::{Ctx, Settings};
 use crate::experiments::{Experiment, ExperimentOutput, REGISTRY, select_from};
 use crate::progress::fmt_duration;
 use crate::report::{self, ExperimentSummary, RunStatus, Tally, Timing, Verdict};
 use crate::table::write_json;
+use imbalance_datasets::{clean_stale_temps, write_atomic};
 
 /// Extensions of the files the driver owns in `<out>/<id>/` (stale ones are removed).
 const OUTPUT_EXTS: [&str; 5] = ["md", "csv", "json", "svg", "png"];
@@ -363,7 +363,6 @@ fn read_timings(out: &Path) -> BTreeMap<String, Timing> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tempdir::TempDir;
 
     fn opts(out: &Path) -> Options {
         Options {
@@ -393,7 +392,7 @@ mod tests {
 
     #[test]
     fn demo_experiment_end_to_end() {
-        let t = TempDir::new("e2e");
+        let t = tempfile::tempdir().unwrap();
         let o = opts(t.path());
         let demo: [&dyn Experiment; 1] = [&crate::experiments::e0::E0];
         let summary = reproduce_with(&demo, &o).unwrap();
@@ -473,7 +472,7 @@ mod tests {
 
     #[test]
     fn bad_only_and_seeds_are_rejected() {
-        let t = TempDir::new("bad-opts");
+        let t = tempfile::tempdir().unwrap();
         let mut o = opts(t.path());
         o.only = vec!["e42".into()];
         assert!(
@@ -541,7 +540,7 @@ mod tests {
 
     #[test]
     fn fail_not_run_error_and_panic_are_all_reported_and_others_still_run() {
-        let t = TempDir::new("fakes");
+        let t = tempfile::tempdir().unwrap();
         let reg: [&dyn Experiment; 4] = [
             &Fake("f1", 0),
             &Fake("f2", 1),

@@ -23,7 +23,7 @@ use anyhow::Result;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::atomic::write_atomic;
+use imbalance_datasets::write_atomic;
 
 /// Significant digits of floats in Markdown tables.
 pub const MD_SIG_DIGITS: usize = 4;
@@ -384,7 +384,7 @@ pub fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
     let v = rounded_json(&serde_json::to_value(value)?);
     let mut text = serde_json::to_string_pretty(&v)?;
     text.push('\n');
-    write_atomic(path, text.as_bytes())
+    Ok(write_atomic(path, text.as_bytes())?)
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@
 //! trainings (grid) against theory evaluations (`predict` calls); wall-clock goes to stderr.
 
 use anyhow::Result;
-use imbalance_cli::pipeline::mixture_stats;
 use imbalance_losses::MethodName;
+use imbalance_pipeline::mixture_stats;
 use imbalance_theory::{Horizon, Objective, PredictOptions, predict, tune, tuning_range};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -29,6 +29,12 @@ pub enum Error {
     /// Invalid random-feature parameters.
     #[error(transparent)]
     Features(#[from] imbalance_features::Error),
+    /// A run of the pipeline failed on input no flag maps to.
+    #[error(transparent)]
+    Pipeline(imbalance_pipeline::Error),
+    /// A result could not be computed (it came out NaN or infinite).
+    #[error("{0}")]
+    Uncomputable(String),
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Io(#[from] std::io::Error),
@@ -42,5 +48,68 @@ pub(crate) fn usage(flag: &'static str, problem: impl Into<String>) -> Error {
     Error::Usage {
         flag,
         problem: problem.into(),
+    }
+}
+
+impl From<imbalance_pipeline::Error> for Error {
+    /// The pipeline's errors in terms of the flags that set the parameter (the pipeline names
+    /// it in library terms); a wrapped crate error stays that crate's error.
+    fn from(e: imbalance_pipeline::Error) -> Self {
+        use imbalance_pipeline::{Error as P, FeatureSpec, Sample};
+        match e {
+            P::FeatureSpec { reason } => usage(
+                "--features",
+                format!("{reason}; allowed: {}", FeatureSpec::ALLOWED),
+            ),
+            P::CountsLength { given, classes } => usage(
+                "--counts",
+                format!(
+                    "{given} values given, but the dataset has {classes} classes: give one count per class 0..{}",
+                    classes.saturating_sub(1)
+                ),
+            ),
+            P::EmptyClass { class } => usage(
+                "--counts",
+                format!("class {class} gets 0 training images; every class needs at least 1"),
+            ),
+            P::NoMinorityClass => usage(
+                "--minority-classes",
+                "must be at least 1 (and less than the number of classes)",
+            ),
+            P::TooFewMomentSamples { given } => usage(
+                "--moment-samples",
+                format!(
+                    "{given} is too few: the unbiased moment estimators need at least 4 images per class"
+                ),
+            ),
+            P::NotEnoughImages {
+                sample,
+                pool,
+                class,
+                want,
+                have,
+            } => {
+                let (flag, what) = match sample {
+                    Sample::Training => ("--counts", "--counts"),
+                    Sample::Moments => ("--moment-samples", "the moment sample"),
+                };
+                usage(
+                    flag,
+                    format!(
+                        "{what} asks for {want} images of class {class}, but {pool} has only {have} training images of that class"
+                    ),
+                )
+            }
+            e @ (P::TooLarge { .. } | P::TooLong { .. }) => {
+                crate::limits::cost_error(e, "--counts")
+            }
+            P::Gmm(e) => Error::Gmm(e),
+            P::Loss(e) => Error::Loss(e),
+            P::GradFlow(e) => Error::GradFlow(e),
+            P::Theory(e) => Error::Theory(e),
+            P::Datasets(e) => Error::Datasets(e),
+            P::Features(e) => Error::Features(e),
+            other => Error::Pipeline(other),
+        }
     }
 }

@@ -1,23 +1,12 @@
 //! The `imbalance` command line as a library: argument parsing and the commands.
 //!
-//! The binary (built by the facade package `imbalance`) only calls [`main`]. Each command maps
-//! its flags to the library crates and prints either a table or, with `--json`, one JSON object
-//! (the contract in DESIGN.md). Bad input ends with one line on stderr and exit code 2.
-//!
-//! ```
-//! let code = imbalance_cli::run_from([
-//!     "imbalance", "simulate", "--counts", "20,5", "--dim", "200", "--snr", "3",
-//!     "--method", "ce", "--time", "100", "--json",
-//! ]);
-//! assert_eq!(code, 0);
-//! ```
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
 mod args;
 mod error;
-pub mod images;
+mod limits;
 mod output;
-pub mod pipeline;
 mod predict;
 mod simulate;
 mod train;
@@ -57,6 +46,35 @@ enum Command {
     Import(train::ImportArgs),
 }
 
+/// clap's whole error in one line: "error: ..." with the flag, the allowed values and the
+/// missing arguments, without the usage block (it ends with a pointer to --help).
+fn clap_message(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let mut parts: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with("Usage:") {
+            break;
+        }
+        if line.is_empty() || line.starts_with("For more information") {
+            continue;
+        }
+        parts.push(line.to_string());
+    }
+    let mut msg = parts
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "error: invalid arguments".into());
+    let rest = &parts[parts.len().min(1)..];
+    if !rest.is_empty() {
+        // A list of missing arguments follows a colon; other lines are tips or allowed values.
+        let list = msg.ends_with(':');
+        msg.push_str(if list { " " } else { "; " });
+        msg.push_str(&rest.join(if list { ", " } else { "; " }));
+    }
+    format!("{msg} (see --help)")
+}
+
 /// Runs the command line on the process arguments; the exit code to return from `main`.
 pub fn main() -> ExitCode {
     ExitCode::from(run_from(std::env::args_os()))
@@ -86,10 +104,7 @@ where
                     0
                 };
             }
-            // clap's message starts with "error: ..."; keep that one line and point to --help.
-            let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("error: invalid arguments");
-            eprintln!("{first} (see --help)");
+            eprintln!("{}", clap_message(&e));
             return 2;
         }
     };

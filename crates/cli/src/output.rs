@@ -1,5 +1,6 @@
 //! Output helpers shared by the commands: error summaries, JSON, tables, progress.
 
+use std::cell::Cell;
 use std::io::{IsTerminal, Write};
 
 use serde_json::{Value, json};
@@ -18,15 +19,17 @@ pub struct ErrorSummary {
 }
 
 impl ErrorSummary {
-    /// Summarises per-class errors.
-    pub fn new(per_class: Vec<f64>) -> Self {
+    /// Summarises per-class errors; a non-finite error (a result that could not be computed)
+    /// is an error, never a `null` in the JSON.
+    pub fn new(per_class: Vec<f64>) -> Result<Self> {
+        check_finite("per-class error", &per_class)?;
         let balanced = per_class.iter().sum::<f64>() / per_class.len().max(1) as f64;
         let worst = per_class.iter().copied().fold(0.0, f64::max);
-        Self {
+        Ok(Self {
             per_class,
             balanced,
             worst,
-        }
+        })
     }
 
     /// The fields every command's `--json` output has.
@@ -55,6 +58,17 @@ impl ErrorSummary {
             "balanced error {:.4}, worst-class error {:.4}",
             self.balanced, self.worst
         );
+    }
+}
+
+/// Errors unless every value of `what` is a finite number.
+pub fn check_finite(what: &str, values: &[f64]) -> Result<()> {
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(c) => Err(crate::Error::Uncomputable(format!(
+            "the {what} of class {c} came out as {}; the inputs are too extreme for the computation in f64",
+            values[c]
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -99,5 +113,29 @@ impl Progress {
         if done == self.total {
             eprintln!();
         }
+    }
+}
+
+/// Shows the pipeline's finished stages as steps of a [`Progress`], after the `offset` steps
+/// the command did itself.
+pub struct StageProgress<'a> {
+    progress: &'a Progress,
+    done: Cell<usize>,
+}
+
+impl<'a> StageProgress<'a> {
+    /// Stages counted on `progress` from step `offset + 1` on.
+    pub fn new(progress: &'a Progress, offset: usize) -> Self {
+        Self {
+            progress,
+            done: Cell::new(offset),
+        }
+    }
+}
+
+impl imbalance_pipeline::Progress for StageProgress<'_> {
+    fn stage_done(&self, _stage: imbalance_pipeline::Stage) {
+        self.done.set(self.done.get() + 1);
+        self.progress.step(self.done.get());
     }
 }

@@ -4,17 +4,19 @@ use std::time::Instant;
 
 use clap::Args;
 use imbalance_losses::MethodName;
+use imbalance_pipeline::{mixture_stats, predict_cost, predict_gmm};
 use imbalance_theory::{Objective, PredictOptions, tune};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 use serde_json::json;
 
 use crate::args::{
-    GmmArgs, MethodArgs, check_method_horizon, horizon, horizon_config, method_config,
+    GmmArgs, JsonArgs, MeansSeedArgs, MethodArgs, TimeArgs, check_method_counts,
+    check_method_horizon, horizon_config, method_config,
 };
 use crate::error::{Result, usage};
+use crate::limits::MemoryArgs;
 use crate::output::{ErrorSummary, print_json};
-use crate::pipeline::{mixture_stats, predict_gmm};
 
 /// Arguments of `imbalance predict`.
 #[derive(Debug, Clone, Args)]
@@ -23,30 +25,49 @@ pub struct PredictArgs {
     gmm: GmmArgs,
     #[command(flatten)]
     method: MethodArgs,
-    /// Training time T of gradient flow: a positive number or inf (the max-margin limit).
-    #[arg(long, value_name = "T|inf", default_value = "inf")]
-    time: String,
-    /// Seed for drawing random means (--means random); unused otherwise.
-    #[arg(long, value_name = "S", default_value_t = 0)]
-    seed: u64,
-    /// Print one JSON object on stdout instead of a table.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    time: TimeArgs,
+    #[command(flatten)]
+    seed: MeansSeedArgs,
+    #[command(flatten)]
+    memory: MemoryArgs,
+    #[command(flatten)]
+    output: JsonArgs,
 }
 
 /// Runs `imbalance predict`.
 pub fn run_predict(args: &PredictArgs) -> Result<()> {
     let start = Instant::now();
     let method = args.method.method()?;
-    let horizon = horizon(&args.time)?;
+    let horizon = args.time.horizon()?;
     check_method_horizon(&method, horizon)?;
-    let mixture = args.gmm.mixture(&mut Pcg64::seed_from_u64(args.seed))?;
+    let counts = args.gmm.counts()?;
+    check_method_counts(&method, &counts)?;
+    args.memory
+        .check(&predict_cost(&counts, horizon), args.gmm.counts_flag())?;
+    let mixture = args
+        .gmm
+        .mixture(&mut Pcg64::seed_from_u64(args.seed.seed))?;
     let prediction = predict_gmm(&mixture, &method, horizon)?;
-    let summary = ErrorSummary::new(prediction.per_class_error);
+    // How the per-class orthant probabilities were computed, and their largest error bound.
+    let mut methods: Vec<String> = Vec::new();
+    for e in &prediction.orthant {
+        let name = e.method.to_string();
+        if !methods.contains(&name) {
+            methods.push(name);
+        }
+    }
+    let bound = prediction
+        .orthant
+        .iter()
+        .map(|e| e.error_bound)
+        .fold(0.0, f64::max);
+    let summary = ErrorSummary::new(prediction.per_class_error)?;
     let counts = mixture.counts();
-    if args.json {
+    if args.output.json {
         let mut out = summary.json();
         out["seconds"] = json!(start.elapsed().as_secs_f64());
+        out["orthant"] = json!({ "methods": methods, "max_error_bound": bound });
         out["config"] = json!({
             "command": "predict",
             "gmm": args.gmm.config(counts),
@@ -57,9 +78,13 @@ pub fn run_predict(args: &PredictArgs) -> Result<()> {
     } else {
         println!(
             "predict (mean-field theory): counts {counts:?}, p = {}, snr = {}, method {method}, T = {}",
-            args.gmm.dim, args.gmm.snr, args.time
+            args.gmm.dim, args.gmm.snr, args.time.time
         );
         summary.print_table(counts, None);
+        println!(
+            "orthant: {} (error bound <= {bound:.1e})",
+            methods.join("; ")
+        );
         Ok(())
     }
 }
@@ -76,15 +101,14 @@ pub struct TuneArgs {
     /// What to minimise: the balanced error or the worst-class error.
     #[arg(long, default_value = "balanced", value_name = "balanced|worst")]
     objective: String,
-    /// Training time T of gradient flow: a positive number or inf (the max-margin limit).
-    #[arg(long, value_name = "T|inf", default_value = "inf")]
-    time: String,
-    /// Seed for drawing random means (--means random); unused otherwise.
-    #[arg(long, value_name = "S", default_value_t = 0)]
-    seed: u64,
-    /// Print one JSON object on stdout instead of a table.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    time: TimeArgs,
+    #[command(flatten)]
+    seed: MeansSeedArgs,
+    #[command(flatten)]
+    memory: MemoryArgs,
+    #[command(flatten)]
+    output: JsonArgs,
 }
 
 /// Runs `imbalance tune`.
@@ -98,15 +122,20 @@ pub fn run_tune(args: &TuneArgs) -> Result<()> {
         ));
     }
     let objective: Objective = args.objective.parse()?;
-    let horizon = horizon(&args.time)?;
+    let horizon = args.time.horizon()?;
     check_method_horizon(&name.with_params(&[])?, horizon)?;
-    let mixture = args.gmm.mixture(&mut Pcg64::seed_from_u64(args.seed))?;
+    let counts = args.gmm.counts()?;
+    args.memory
+        .check(&predict_cost(&counts, horizon), args.gmm.counts_flag())?;
+    let mixture = args
+        .gmm
+        .mixture(&mut Pcg64::seed_from_u64(args.seed.seed))?;
     let stats = mixture_stats(&mixture)?;
     let tuned = tune(&stats, name, objective, horizon, &PredictOptions::default())?;
     let best = name.with_params(&[(tuned.param, tuned.value)])?;
-    let summary = ErrorSummary::new(tuned.prediction.per_class_error.clone());
+    let summary = ErrorSummary::new(tuned.prediction.per_class_error.clone())?;
     let counts = mixture.counts();
-    if args.json {
+    if args.output.json {
         let mut out = summary.json();
         out["best"] = json!({ "param": tuned.param, "value": tuned.value });
         out["objective_value"] = json!(tuned.error);

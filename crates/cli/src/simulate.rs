@@ -5,17 +5,18 @@ use std::time::Instant;
 
 use clap::Args;
 use imbalance_gradflow::FlowOptions;
+use imbalance_pipeline::{per_class_mean_std, simulate_cost, simulate_gmm};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 use serde_json::json;
 
 use crate::args::{
-    GmmArgs, MethodArgs, check_method_horizon, horizon, horizon_config, method_config,
+    GmmArgs, JsonArgs, MethodArgs, SamplerArg, TimeArgs, check_method_counts, check_method_horizon,
+    horizon_config, method_config,
 };
 use crate::error::{Result, usage};
+use crate::limits::MemoryArgs;
 use crate::output::{ErrorSummary, Progress};
-use crate::pipeline::per_class_mean_std;
-use crate::pipeline::{Sampler, simulate_gmm};
 
 /// Arguments of `imbalance simulate`.
 #[derive(Debug, Clone, Args)]
@@ -24,24 +25,24 @@ pub struct SimulateArgs {
     gmm: GmmArgs,
     #[command(flatten)]
     method: MethodArgs,
-    /// Training time T of gradient flow: a positive number or inf (the max-margin limit).
-    #[arg(long, value_name = "T|inf", default_value = "inf")]
-    time: String,
-    /// Number of independent training sets.
+    #[command(flatten)]
+    time: TimeArgs,
+    /// Number of independent training sets (at most 1000000).
     #[arg(long, default_value_t = 1)]
     seeds: usize,
     /// Seed of the first training set (seed i uses S + i).
     #[arg(long, value_name = "S", default_value_t = 0)]
     seed: u64,
-    /// Fresh test samples per class for measuring errors.
+    /// Fresh test samples per class for measuring errors (seeds x classes x M at most 1e10).
     #[arg(long, value_name = "M", default_value_t = 10_000)]
     test_per_class: usize,
     /// How training sets are drawn.
-    #[arg(long, value_enum, default_value_t = Sampler::Direct)]
-    sampler: Sampler,
-    /// Print one JSON object on stdout instead of a table.
-    #[arg(long)]
-    json: bool,
+    #[arg(long, value_enum, default_value_t = SamplerArg::Direct)]
+    sampler: SamplerArg,
+    #[command(flatten)]
+    memory: MemoryArgs,
+    #[command(flatten)]
+    output: JsonArgs,
 }
 
 /// Runs `imbalance simulate`.
@@ -49,7 +50,7 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     let start = Instant::now();
     let counts = args.gmm.counts()?;
     let method = args.method.method()?;
-    let horizon = horizon(&args.time)?;
+    let horizon = args.time.horizon()?;
     check_method_horizon(&method, horizon)?;
     if args.seeds == 0 {
         return Err(usage("--seeds", "must be at least 1"));
@@ -57,6 +58,17 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     if args.test_per_class == 0 {
         return Err(usage("--test-per-class", "must be at least 1"));
     }
+    check_method_counts(&method, &counts)?;
+    args.memory.check(
+        &simulate_cost(
+            &counts,
+            args.gmm.dim,
+            args.sampler.into(),
+            args.seeds,
+            args.test_per_class,
+        ),
+        args.gmm.counts_flag(),
+    )?;
     let opts = FlowOptions::default();
 
     let progress = Progress::new("simulate", args.seeds);
@@ -68,7 +80,7 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
             &mixture,
             &method,
             horizon,
-            args.sampler,
+            args.sampler.into(),
             args.test_per_class,
             &opts,
             &mut rng,
@@ -79,10 +91,11 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     }
     let (mean, std) = per_class_mean_std(&sampled);
     let (exact_mean, exact_std) = per_class_mean_std(&exact);
-    let summary = ErrorSummary::new(mean);
+    let summary = ErrorSummary::new(mean)?;
+    crate::output::check_finite("exact per-class error", &exact_mean)?;
     let seconds = start.elapsed().as_secs_f64();
 
-    if args.json {
+    if args.output.json {
         let mut out = summary.json();
         out["per_class_error_std"] = json!(std);
         out["exact_per_class_error"] = json!(exact_mean);
@@ -106,7 +119,7 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
             args.gmm.dim,
             args.gmm.snr,
             method,
-            args.time,
+            args.time.time,
             args.seeds,
             args.test_per_class
         );

@@ -7,19 +7,24 @@ use std::time::Instant;
 
 use clap::Args;
 use imbalance_datasets::{
-    DatasetName, InstallReport, LoadOptions, MinorityChoice, fetch, import, load, resolve_data_dir,
+    DatasetName, FeatureSet, InstallReport, LoadOptions, MinorityChoice, fetch, import, load,
+    load_features, resolve_data_dir,
 };
 use imbalance_gradflow::FlowOptions;
+use imbalance_pipeline::{
+    ClassCounts, DEFAULT_MOMENT_SAMPLES, FeatureSpec, ImageRunSpec, Stage, train_cost,
+    train_features, train_images,
+};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 use serde_json::json;
 
 use crate::args::{
-    MethodArgs, ProfileKind, check_method_horizon, horizon, horizon_config, method_config,
+    JsonArgs, MethodArgs, ProfileKind, check_method_horizon, horizon, horizon_config, method_config,
 };
 use crate::error::{Result, usage};
-use crate::images::{ClassCounts, DEFAULT_MOMENT_SAMPLES, FeatureSpec, ImageRunSpec, train_images};
-use crate::output::{ErrorSummary, print_json};
+use crate::limits::MemoryArgs;
+use crate::output::{ErrorSummary, Progress, StageProgress, print_json};
 
 /// Default `--features` of `imbalance train`.
 pub const DEFAULT_FEATURES: &str = "relu:10000";
@@ -32,9 +37,25 @@ pub const DEFAULT_TIME: &str = "1e7";
 /// Arguments of `imbalance train`.
 #[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
-    /// Dataset: mnist, fashion-mnist or cifar10.
+    /// Dataset: mnist, fashion-mnist or cifar10 (or give your own features with
+    /// --features-file and the three other files instead).
     #[arg(long, value_name = "NAME")]
-    dataset: String,
+    dataset: Option<String>,
+    /// Your own training-pool features instead of --dataset: a NumPy .npy file holding a 2-D
+    /// C-order float32 or float64 array (samples x features), used as given (no scaling or
+    /// centring). Needs --labels-file, --test-features-file and --test-labels-file.
+    #[arg(long, value_name = "FILE.npy")]
+    features_file: Option<PathBuf>,
+    /// Labels of --features-file: a 1-D .npy array of any integer dtype, classes 0..K-1 (each
+    /// present).
+    #[arg(long, value_name = "FILE.npy")]
+    labels_file: Option<PathBuf>,
+    /// Test features (with --features-file): a 2-D .npy array with as many columns.
+    #[arg(long, value_name = "FILE.npy")]
+    test_features_file: Option<PathBuf>,
+    /// Test labels (with --features-file): a 1-D integer .npy array, classes 0..K-1.
+    #[arg(long, value_name = "FILE.npy")]
+    test_labels_file: Option<PathBuf>,
     /// Folder holding `<name>/` (default: $IMBALANCE_DATA_DIR, else ~/.cache/imbalance/datasets;
     /// `imbalance fetch NAME` fills it).
     #[arg(long, value_name = "DIR")]
@@ -43,10 +64,14 @@ pub struct TrainArgs {
     /// kernel), identity (raw centred pixels).
     #[arg(long, value_name = "SPEC", default_value = DEFAULT_FEATURES)]
     features: String,
-    /// Training images per class 0..9, comma-separated (default 500,500,500,500,500,50,50,50,50,50).
-    #[arg(long, value_delimiter = ',', value_name = "N0,...,N9")]
+    /// Training images per class 0..K-1, comma-separated (default, for 10 classes,
+    /// 500,500,500,500,500,50,50,50,50,50).
+    #[arg(long, value_delimiter = ',', value_name = "N0,...,N9", action = clap::ArgAction::Set,
+          allow_hyphen_values = true, value_parser = crate::args::parse_count)]
     counts: Option<Vec<usize>>,
-    /// Imbalance profile (instead of --counts); needs --n-max and --ratio.
+    /// Imbalance profile (instead of --counts) over the data's K classes; needs --n-max and
+    /// --ratio. exp is the long-tailed profile of Cao et al. 2019 (CIFAR-10-LT):
+    /// n_c = n_max * ratio^(-c/(K-1)).
     #[arg(long, value_enum)]
     profile: Option<ProfileKind>,
     /// Images of the largest class (with --profile).
@@ -80,12 +105,61 @@ pub struct TrainArgs {
     /// Pool images per class for the moment estimates (with --predict; default 500).
     #[arg(long, value_name = "M")]
     moment_samples: Option<usize>,
-    /// Print one JSON object on stdout instead of a table.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    memory: MemoryArgs,
+    #[command(flatten)]
+    output: JsonArgs,
+}
+
+/// Where `imbalance train` takes its data from.
+enum Source {
+    /// A built-in dataset.
+    Dataset(DatasetName),
+    /// Four .npy files: train features, train labels, test features, test labels.
+    Files([PathBuf; 4]),
 }
 
 impl TrainArgs {
+    /// `--dataset NAME`, or the four feature files (all of them, and no --data-dir).
+    fn source(&self) -> Result<Source> {
+        let files = [
+            ("--features-file", &self.features_file),
+            ("--labels-file", &self.labels_file),
+            ("--test-features-file", &self.test_features_file),
+            ("--test-labels-file", &self.test_labels_file),
+        ];
+        let given: Vec<&str> = files
+            .iter()
+            .filter(|(_, f)| f.is_some())
+            .map(|(n, _)| *n)
+            .collect();
+        match (&self.dataset, given.is_empty()) {
+            (Some(_), false) => Err(usage(
+                given[0],
+                "give either --dataset or your own feature files, not both",
+            )),
+            (Some(name), true) => Ok(Source::Dataset(name.parse()?)),
+            (None, true) => Err(usage(
+                "--dataset",
+                "missing: give --dataset NAME, or --features-file, --labels-file, --test-features-file and --test-labels-file",
+            )),
+            (None, false) => {
+                if let Some((flag, _)) = files.iter().find(|(_, f)| f.is_none()) {
+                    return Err(usage(
+                        flag,
+                        "missing: your own features need all four of --features-file, --labels-file, --test-features-file and --test-labels-file",
+                    ));
+                }
+                if self.data_dir.is_some() {
+                    return Err(usage("--data-dir", "only goes with --dataset"));
+                }
+                Ok(Source::Files(
+                    files.map(|(_, f)| f.clone().unwrap_or_default()),
+                ))
+            }
+        }
+    }
+
     /// The class counts described by the flags.
     fn class_counts(&self) -> Result<ClassCounts> {
         match (&self.counts, self.profile) {
@@ -173,7 +247,7 @@ fn parse_class_list(list: &str) -> Result<Vec<usize>> {
                 usage(
                     "--minority",
                     format!(
-                        "'{list}' is not a comma-separated list of class indices 0..9 or 'random'"
+                        "'{list}' is not a comma-separated list of class indices 0..K-1 or 'random'"
                     ),
                 )
             })
@@ -181,24 +255,21 @@ fn parse_class_list(list: &str) -> Result<Vec<usize>> {
         .collect()
 }
 
-/// Mean of the entries of `v` at the classes where `pick` holds (NaN if none).
-fn mean_where(v: &[f64], counts: &[usize], pick: impl Fn(usize) -> bool) -> f64 {
+/// Mean of the entries of `v` at the classes where `pick` holds (`None` if none).
+fn mean_where(v: &[f64], counts: &[usize], pick: impl Fn(usize) -> bool) -> Option<f64> {
     let sel: Vec<f64> = v
         .iter()
         .zip(counts)
         .filter(|(_, n)| pick(**n))
         .map(|(e, _)| *e)
         .collect();
-    if sel.is_empty() {
-        f64::NAN
-    } else {
-        sel.iter().sum::<f64>() / sel.len() as f64
-    }
+    (!sel.is_empty()).then(|| sel.iter().sum::<f64>() / sel.len() as f64)
 }
 
-/// Mean error of the minority classes (fewer images than the largest class) and of the
-/// majority classes (as many as the largest).
-pub fn minority_majority(errors: &[f64], counts: &[usize]) -> (f64, f64) {
+/// Mean error of the minority classes (fewer images than the largest class; `None` for
+/// balanced counts, where the JSON leaves the field out) and of the majority classes (as many
+/// as the largest).
+pub fn minority_majority(errors: &[f64], counts: &[usize]) -> (Option<f64>, Option<f64>) {
     let max = counts.iter().copied().max().unwrap_or(0);
     (
         mean_where(errors, counts, |n| n < max),
@@ -206,29 +277,83 @@ pub fn minority_majority(errors: &[f64], counts: &[usize]) -> (f64, f64) {
     )
 }
 
+/// The data of a run: a loaded dataset or feature files.
+enum Data {
+    Dataset(imbalance_datasets::Dataset),
+    Features(FeatureSet),
+}
+
 /// Runs `imbalance train`.
 pub fn run_train(args: &TrainArgs) -> Result<()> {
     let start = Instant::now();
     // Everything the user typed is checked before the (slow) data loading.
-    let name: DatasetName = args.dataset.parse()?;
+    let source = args.source()?;
     let features: FeatureSpec = args.features.parse()?;
     let class_counts = args.class_counts()?;
     let method = args.method.method()?;
     let horizon = horizon(&args.time)?;
     check_method_horizon(&method, horizon)?;
-    let mut rng = Pcg64::seed_from_u64(args.seed);
-    let counts = class_counts.resolve(name.num_classes(), &mut rng)?;
     if !args.predict && args.moment_samples.is_some() {
         return Err(usage("--moment-samples", "only goes with --predict"));
     }
     let moment_samples = args
         .predict
         .then(|| args.moment_samples.unwrap_or(DEFAULT_MOMENT_SAMPLES));
-
-    let ds = load(name, args.data_dir.as_deref(), &LoadOptions::default())
-        .map_err(|e| data_hint(e, name))?;
-    for w in &ds.warnings {
-        eprintln!("warning: {w}");
+    let mut rng = Pcg64::seed_from_u64(args.seed);
+    let (data, counts) = match &source {
+        Source::Dataset(name) => {
+            let counts = class_counts.resolve(name.num_classes(), &mut rng)?;
+            let ds =
+                load(*name, args.data_dir.as_deref(), &LoadOptions::default()).map_err(|e| {
+                    denied_hint(args.data_dir.as_deref(), *name)
+                        .unwrap_or_else(|| data_hint(e, *name))
+                })?;
+            for w in &ds.warnings {
+                eprintln!("warning: {w}");
+            }
+            (Data::Dataset(ds), counts)
+        }
+        Source::Files([x, y, xt, yt]) => {
+            let fs = load_features(x, y, xt, yt)?;
+            let k = fs.num_classes;
+            if args.counts.is_none() && args.profile.is_none() && k != 10 {
+                return Err(usage(
+                    "--counts",
+                    format!(
+                        "missing: the labels have {k} classes, so the default counts (for 10 classes) do not apply; give --counts N0,...,N{} or --profile",
+                        k - 1
+                    ),
+                ));
+            }
+            let counts = class_counts.resolve(k, &mut rng)?;
+            (Data::Features(fs), counts)
+        }
+    };
+    let (n_pool, n_test, input_dim) = match &data {
+        Data::Dataset(ds) => (ds.n_train(), ds.n_test(), ds.dim()),
+        Data::Features(fs) => (fs.n_train(), fs.n_test(), fs.dim),
+    };
+    let counts_flag = if args.profile.is_some() {
+        "--n-max"
+    } else {
+        "--counts"
+    };
+    let cost = train_cost(
+        &counts,
+        n_pool,
+        n_test,
+        input_dim,
+        features,
+        moment_samples,
+        horizon,
+    );
+    // Counts the pool cannot supply are the pipeline's (more telling) error, not the estimate's.
+    let pool = match &data {
+        Data::Dataset(ds) => ds.class_counts(imbalance_datasets::Split::Train),
+        Data::Features(fs) => fs.class_counts(),
+    };
+    if counts.iter().zip(&pool).all(|(want, have)| want <= have) {
+        args.memory.check(&cost, counts_flag)?;
     }
     let load_seconds = start.elapsed().as_secs_f64();
     let spec = ImageRunSpec {
@@ -238,43 +363,59 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
         horizon,
         moment_samples,
         flow: FlowOptions::default(),
-        progress: true,
     };
-    let run = train_images(&ds, &spec, &mut rng)?;
+    // Loading is the first step shown, the pipeline's stages the others.
+    let progress = Progress::new("train", 1 + Stage::COUNT);
+    progress.step(1);
+    let stages = StageProgress::new(&progress, 1);
+    let run = match &data {
+        Data::Dataset(ds) => train_images(ds, &spec, &stages, &mut rng)?,
+        Data::Features(fs) => train_features(fs, &spec, &stages, &mut rng)?,
+    };
     let seconds = start.elapsed().as_secs_f64();
-    let summary = ErrorSummary::new(run.measured.per_class_error.clone());
+    let summary = ErrorSummary::new(run.measured.per_class_error.clone())?;
+    if let Some(p) = &run.prediction {
+        crate::output::check_finite("predicted per-class error", &p.per_class_error)?;
+    }
     let (minor, major) = minority_majority(&summary.per_class, &counts);
     let prep = &run.prepared;
+    let fitted = &prep.run;
     let t = prep.timings;
     let n: usize = counts.iter().sum();
 
-    if args.json {
+    if args.output.json {
         let mut out = summary.json();
-        out["minority_mean_error"] = json!(minor);
-        out["majority_mean_error"] = json!(major);
-        out["test_per_class"] = json!(prep.test_counts);
+        if let Some(m) = minor {
+            out["minority_mean_error"] = json!(m);
+        }
+        if let Some(m) = major {
+            out["majority_mean_error"] = json!(m);
+        }
+        out["test_per_class"] = json!(fitted.test_counts);
         out["n_train"] = json!(n);
-        out["time_scale"] = json!(prep.time_scale());
+        out["time_scale"] = json!(fitted.time_scale());
         out["seconds"] = json!(seconds);
         out["timings"] = json!({
             "load": load_seconds, "prepare": t.prepare, "features": t.features,
             "moments": t.moments, "train": t.train, "theory": t.theory,
         });
-        if let (Some(p), Some(fit)) = (&run.prediction, &prep.theory) {
+        if let (Some(p), Some(fit)) = (&run.prediction, &fitted.theory) {
             let (pmin, pmaj) = minority_majority(&p.per_class_error, &counts);
             out["predicted_per_class_error"] = json!(p.per_class_error);
             out["predicted_balanced_error"] = json!(p.balanced_error);
             out["predicted_worst_class_error"] = json!(p.worst_class_error);
-            out["predicted_minority_mean_error"] = json!(pmin);
-            out["predicted_majority_mean_error"] = json!(pmaj);
+            if let Some(m) = pmin {
+                out["predicted_minority_mean_error"] = json!(m);
+            }
+            if let Some(m) = pmaj {
+                out["predicted_majority_mean_error"] = json!(m);
+            }
             out["effective_rank"] = json!(fit.effective_rank);
             out["trace"] = json!(fit.moments.trace);
             out["psd_correction"] = json!(fit.psd_correction);
         }
-        out["config"] = json!({
+        let mut config = json!({
             "command": "train",
-            "dataset": name.dir_name(),
-            "train_batches": ds.train_batches,
             "features": features.to_string(),
             "feature_seed": prep.feature_seed,
             "counts": counts,
@@ -284,16 +425,50 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
             "predict": args.predict,
             "moment_samples": moment_samples,
         });
+        match &data {
+            Data::Dataset(ds) => {
+                config["dataset"] = json!(ds.name.dir_name());
+                config["train_batches"] = json!(ds.train_batches);
+            }
+            Data::Features(fs) => {
+                config["features_files"] = json!({
+                    "train": fs.files[0], "train_labels": fs.files[1],
+                    "test": fs.files[2], "test_labels": fs.files[3],
+                });
+                config["dim"] = json!(fs.dim);
+                config["classes"] = json!(fs.num_classes);
+            }
+        }
+        out["config"] = config;
         print_json(&out)
     } else {
-        println!(
-            "train: {name} ({} training images in the pool, {} test images), features {features}, method {method}, T = {}, seed {}",
-            ds.n_train(),
-            ds.n_test(),
-            args.time,
-            args.seed
-        );
-        for note in &ds.notes {
+        let (class_names, notes): (&[String], &[String]) = match &data {
+            Data::Dataset(ds) => {
+                println!(
+                    "train: {} ({} training images in the pool, {} test images), features {features}, method {method}, T = {}, seed {}",
+                    ds.name,
+                    ds.n_train(),
+                    ds.n_test(),
+                    args.time,
+                    args.seed
+                );
+                (&ds.class_names, &ds.notes)
+            }
+            Data::Features(fs) => {
+                println!(
+                    "train: features from {} ({} rows in the pool, {} test rows, dimension {}, {} classes), features {features}, method {method}, T = {}, seed {}",
+                    fs.files[0],
+                    fs.n_train(),
+                    fs.n_test(),
+                    fs.dim,
+                    fs.num_classes,
+                    args.time,
+                    args.seed
+                );
+                (&[], &[])
+            }
+        };
+        for note in notes {
             println!("  data: {note}");
         }
         let pred = run.prediction.as_ref().map(|p| &p.per_class_error);
@@ -303,21 +478,28 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
             if pred.is_some() { "   theory" } else { "" }
         );
         for (c, e) in summary.per_class.iter().enumerate() {
-            let cname = ds.class_names.get(c).map_or("", String::as_str);
+            let cname = class_names.get(c).map_or("", String::as_str);
             match pred {
                 Some(p) => println!("{c:>5}  {cname:<12} {:>7}  {e:.4}   {:.4}", counts[c], p[c]),
                 None => println!("{c:>5}  {cname:<12} {:>7}  {e:.4}", counts[c]),
             }
         }
         println!(
-            "balanced error {:.4}, worst-class error {:.4}, minority mean {minor:.4}, majority mean {major:.4}",
-            summary.balanced, summary.worst
+            "balanced error {:.4}, worst-class error {:.4}, minority mean {}, majority mean {}",
+            summary.balanced,
+            summary.worst,
+            fmt_mean(minor),
+            fmt_mean(major)
         );
-        if let (Some(p), Some(fit)) = (&run.prediction, &prep.theory) {
+        if let (Some(p), Some(fit)) = (&run.prediction, &fitted.theory) {
             let (pmin, pmaj) = minority_majority(&p.per_class_error, &counts);
             println!(
-                "theory: balanced {:.4}, worst-class {:.4}, minority mean {pmin:.4}, majority mean {pmaj:.4} (moments from {} pool images per class)",
-                p.balanced_error, p.worst_class_error, fit.moment_samples
+                "theory: balanced {:.4}, worst-class {:.4}, minority mean {}, majority mean {} (moments from {} pool images per class)",
+                p.balanced_error,
+                p.worst_class_error,
+                fmt_mean(pmin),
+                fmt_mean(pmaj),
+                fit.moment_samples
             );
             println!(
                 "effective rank tr(S)^2/tr(S^2) per class: {} (n = {n}; the theory needs it large compared with n)",
@@ -330,7 +512,7 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
         }
         println!(
             "time scale n / mean Gram diagonal = {:.3e} (T should be well beyond it)",
-            prep.time_scale()
+            fitted.time_scale()
         );
         println!(
             "({seconds:.1} s: load {load_seconds:.1}, features {:.1}, moments {:.1}, train {:.1}, theory {:.1})",
@@ -338,6 +520,48 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
         );
         Ok(())
     }
+}
+
+/// A class-group mean for the table ("-" when the group is empty).
+fn fmt_mean(m: Option<f64>) -> String {
+    m.map_or_else(|| "-".to_string(), |m| format!("{m:.4}"))
+}
+
+/// "permission denied" when the data directory or its dataset folder cannot be read (the
+/// loader would only see missing files).
+fn denied_hint(data_dir: Option<&Path>, name: DatasetName) -> Option<crate::Error> {
+    let flag = if data_dir.is_some() {
+        "--data-dir"
+    } else {
+        "IMBALANCE_DATA_DIR"
+    };
+    let dir = match data_dir {
+        Some(d) => d.to_path_buf(),
+        None => resolve_data_dir(None).ok()?,
+    };
+    [dir.clone(), dir.join(name.dir_name())]
+        .into_iter()
+        .find_map(|p| {
+            let denied = match std::fs::read_dir(&p) {
+                Err(e) => e.kind() == std::io::ErrorKind::PermissionDenied,
+                Ok(mut entries) => entries.any(|f| {
+                    f.is_ok_and(|f| {
+                        f.path().is_file()
+                            && std::fs::File::open(f.path())
+                                .is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied)
+                    })
+                }),
+            };
+            denied.then(|| {
+                usage(
+                    flag,
+                    format!(
+                        "{}: permission denied (cannot read it or a file in it)",
+                        p.display()
+                    ),
+                )
+            })
+        })
 }
 
 /// Adds to a "data directory not found" error how to get the data.

@@ -127,6 +127,15 @@ pub enum Error {
         /// Number of labels.
         labels: usize,
     },
+    /// A `.npy` feature or label file is malformed or not what is needed (shape, dtype,
+    /// order, values, labels, length).
+    #[error("{file}: {problem}")]
+    Npy {
+        /// The file.
+        file: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// A file parsed correctly but holds no records.
     #[error("{file}: holds no records")]
     NoRecords {
@@ -243,9 +252,9 @@ pub enum Error {
     Download {
         /// The URL.
         url: String,
-        /// The HTTP client's error.
+        /// The HTTP client's error (boxed, so the type does not depend on the `fetch` feature).
         #[source]
-        source: Box<ureq::Error>,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A downloaded or imported file does not have the canonical checksum.
     #[error(

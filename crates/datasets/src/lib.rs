@@ -44,34 +44,46 @@
 //! warning in [`Dataset::warnings`]; the offline JPEG re-encoded CIFAR subset is recognised
 //! as a known variant and reported in [`Dataset::notes`].
 //!
-//! [`fetch`] downloads the canonical files (progress bar on stderr), verifies them and
-//! writes them atomically; [`import`] copies them from a local folder after validating
-//! them. The pure parsers [`parse_idx_images`], [`parse_idx_labels`] and
+//! `fetch` (cargo feature `fetch`, off by default: it brings an HTTP client with TLS)
+//! downloads the canonical files (progress bar on stderr), verifies them and writes them
+//! atomically ([`write_atomic`]); [`import`] copies them from a local folder after
+//! validating them. The pure parsers [`parse_idx_images`], [`parse_idx_labels`] and
 //! [`parse_cifar_batch`] take bytes and are fuzzed (`crates/datasets/fuzz`).
 #![deny(missing_docs)]
 
+mod atomic;
 mod dataset;
 mod dirs;
 pub mod error;
+#[cfg(feature = "fetch")]
 mod fetch;
 mod format;
+mod install;
 pub mod manifest;
 mod name;
+mod npy;
 mod subsample;
 pub mod tar;
 
+pub use atomic::{clean_stale_temps, is_temp_name, write_atomic, write_atomic_with};
 pub use dataset::{Dataset, LoadOptions, Split, load, load_dir};
 pub use dirs::{DATA_DIR_ENV, resolve_data_dir};
 pub use error::{Error, Result};
-pub use fetch::{
-    InstallReport, extract_cifar_archive, fetch, import, install_idx_bytes, write_atomic,
-};
+#[cfg(feature = "fetch")]
+pub use fetch::fetch;
 pub use format::{
     CIFAR_PIXELS, CIFAR_RECORD, CifarBatch, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, IdxImages,
     NUM_CLASSES, encode_idx_images, encode_idx_labels, is_gzip, maybe_gunzip, parse_cifar_batch,
     parse_class_names, parse_idx_images, parse_idx_labels,
 };
+pub use install::{InstallReport, extract_cifar_archive, import, install_idx_bytes};
 pub use name::{CIFAR10_CLASSES, DatasetName, FASHION_MNIST_CLASSES, MNIST_CLASSES};
+pub use npy::{FeatureSet, load_features, read_npy_labels, read_npy_matrix};
 pub use subsample::{
     MinorityChoice, Preprocessed, choose_minority, preprocess, step_counts, subsample,
 };
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -2,8 +2,7 @@
 //! folders, and the verification logic of fetch / import on local bytes (no network).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 
 use imbalance_datasets::manifest::{FileEntry, Manifest};
 use imbalance_datasets::{
@@ -11,29 +10,12 @@ use imbalance_datasets::{
     encode_idx_labels, extract_cifar_archive, import, install_idx_bytes, load, load_dir,
 };
 
-/// A fresh, unique temporary folder, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "imbalance-datasets-test-{}-{}-{tag}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A fresh temporary folder, removed on drop.
+fn temp_dir(tag: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("imbalance-datasets-{tag}-"))
+        .tempdir()
+        .unwrap()
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -67,7 +49,7 @@ fn write_set(dir: &Path, files: &[(String, Vec<u8>)]) {
 }
 
 fn load_tiny(files: &[(String, Vec<u8>)]) -> Result<imbalance_datasets::Dataset, Error> {
-    let t = TempDir::new("idx");
+    let t = temp_dir("idx");
     write_set(t.path(), files);
     load_dir(DatasetName::Mnist, t.path(), &LoadOptions::default())
 }
@@ -86,7 +68,7 @@ fn valid_tiny_idx_loads_raw_and_gzip_with_checksum_warnings() {
         .iter()
         .map(|(n, b)| (format!("{n}.gz"), gzip(b)))
         .collect();
-    let t = TempDir::new("gz");
+    let t = temp_dir("gz");
     write_set(t.path(), &gz);
     let ds = load_dir(
         DatasetName::Mnist,
@@ -225,7 +207,7 @@ fn empty_and_missing_files() {
     assert!(matches!(err, Error::EmptyFile { .. }), "{err}");
     assert!(err.to_string().contains("train-labels-idx1-ubyte"));
 
-    let t = TempDir::new("missing");
+    let t = temp_dir("missing");
     write_set(t.path(), &tiny_idx(3)[..3]);
     let err = load_dir(DatasetName::Mnist, t.path(), &LoadOptions::default()).unwrap_err();
     let msg = err.to_string();
@@ -247,7 +229,7 @@ fn zero_images() {
 
 #[test]
 fn dataset_not_found_says_how_to_get_it() {
-    let t = TempDir::new("nodata");
+    let t = temp_dir("nodata");
     let err = load(
         DatasetName::FashionMnist,
         Some(t.path()),
@@ -266,7 +248,7 @@ fn dataset_not_found_says_how_to_get_it() {
 #[test]
 fn data_dir_layouts() {
     // <data_dir>/mnist/ and a data_dir that holds the files directly both load
-    let t = TempDir::new("layout");
+    let t = temp_dir("layout");
     let sub = t.path().join("mnist");
     std::fs::create_dir(&sub).unwrap();
     write_set(&sub, &tiny_idx(4));
@@ -295,7 +277,7 @@ fn cifar_batch(n: usize, first_label: u8) -> Vec<u8> {
 
 #[test]
 fn cifar_subset_and_errors() {
-    let t = TempDir::new("cifar");
+    let t = temp_dir("cifar");
     let bdir = t.path().join("cifar-10-batches-bin");
     std::fs::create_dir(&bdir).unwrap();
     std::fs::write(bdir.join("data_batch_2.bin"), cifar_batch(3, 0)).unwrap();
@@ -378,7 +360,7 @@ fn entry(role: &str, name: &str, sha: Option<String>) -> FileEntry {
 
 #[test]
 fn fetch_verification_on_local_bytes() {
-    let t = TempDir::new("install");
+    let t = temp_dir("install");
     let labels = encode_idx_labels(&[1, 2, 3]);
     let good_sha = imbalance_datasets::manifest::sha256_hex(&labels);
     let gz = gzip(&labels);
@@ -453,7 +435,7 @@ fn cifar_archive_extraction_on_local_bytes() {
         ("cifar-10-batches-bin/test_batch.bin", &tb),
         ("cifar-10-batches-bin/batches.meta.txt", meta.as_bytes()),
     ]);
-    let t = TempDir::new("archive");
+    let t = temp_dir("archive");
     let dir = t.path().join("cifar10");
     let mut report = InstallReport::default();
     extract_cifar_archive(
@@ -482,7 +464,7 @@ fn cifar_archive_extraction_on_local_bytes() {
     assert!(!dir.join("cifar-10-batches-bin/readme.html").exists());
 
     // truncated archive: error, and no temporary or partial file left
-    let t2 = TempDir::new("archive-trunc");
+    let t2 = temp_dir("archive-trunc");
     let dir2 = t2.path().join("cifar10");
     let err = extract_cifar_archive(
         &archive[..archive.len() * 2 / 3],
@@ -545,8 +527,8 @@ fn cifar_archive_extraction_on_local_bytes() {
 
 #[test]
 fn import_validates_then_copies() {
-    let src = TempDir::new("import-src");
-    let dst = TempDir::new("import-dst");
+    let src = temp_dir("import-src");
+    let dst = temp_dir("import-dst");
     let files = tiny_idx(5);
     let gz: Vec<(String, Vec<u8>)> = files
         .iter()
@@ -565,8 +547,8 @@ fn import_validates_then_copies() {
     assert_eq!(ds.n_train(), 5);
 
     // an invalid source is rejected before anything is written
-    let bad = TempDir::new("import-bad");
-    let dst2 = TempDir::new("import-dst2");
+    let bad = temp_dir("import-bad");
+    let dst2 = temp_dir("import-dst2");
     let mut files = tiny_idx(5);
     files[1].1 = encode_idx_labels(&[1]);
     write_set(bad.path(), &files);

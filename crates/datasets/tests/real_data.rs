@@ -19,21 +19,12 @@ fn shared() -> Option<PathBuf> {
     }
 }
 
-struct TempDir(PathBuf);
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!(
-            "imbalance-datasets-real-{}-{tag}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A fresh temporary folder, removed on drop.
+fn temp_dir(tag: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("imbalance-datasets-{tag}-"))
+        .tempdir()
+        .unwrap()
 }
 
 #[test]
@@ -137,14 +128,14 @@ fn truncated_or_corrupted_real_files_give_clear_errors() {
         "t10k-images-idx3-ubyte.gz",
         "t10k-labels-idx1-ubyte.gz",
     ];
-    let tmp = TempDir::new("trunc");
+    let tmp = temp_dir("trunc");
     for n in &names[1..] {
-        std::fs::copy(src.join(n), tmp.0.join(n)).unwrap();
+        std::fs::copy(src.join(n), tmp.path().join(n)).unwrap();
     }
     // 1. a prefix of the real train images .gz
     let full = std::fs::read(src.join(names[0])).unwrap();
-    std::fs::write(tmp.0.join(names[0]), &full[..full.len() / 3]).unwrap();
-    let err = load_dir(DatasetName::Mnist, &tmp.0, &LoadOptions::default()).unwrap_err();
+    std::fs::write(tmp.path().join(names[0]), &full[..full.len() / 3]).unwrap();
+    let err = load_dir(DatasetName::Mnist, tmp.path(), &LoadOptions::default()).unwrap_err();
     let msg = err.to_string();
     eprintln!("truncated: {msg}");
     assert!(matches!(err, Error::Gzip { .. }), "{msg}");
@@ -159,20 +150,20 @@ fn truncated_or_corrupted_real_files_give_clear_errors() {
     for b in &mut bad[mid..mid + 64] {
         *b ^= 0x5a;
     }
-    std::fs::write(tmp.0.join(names[0]), &bad).unwrap();
-    let err = load_dir(DatasetName::Mnist, &tmp.0, &LoadOptions::default()).unwrap_err();
+    std::fs::write(tmp.path().join(names[0]), &bad).unwrap();
+    let err = load_dir(DatasetName::Mnist, tmp.path(), &LoadOptions::default()).unwrap_err();
     eprintln!("corrupted: {err}");
     assert!(err.to_string().contains("train-images-idx3-ubyte.gz"));
 
     // 3. a valid-format but modified file (one label changed): loads, with a warning
-    std::fs::copy(src.join(names[0]), tmp.0.join(names[0])).unwrap();
+    std::fs::copy(src.join(names[0]), tmp.path().join(names[0])).unwrap();
     let labels =
         imbalance_datasets::maybe_gunzip(std::fs::read(src.join(names[3])).unwrap()).unwrap();
     let mut changed = labels.clone();
     changed[8] = (changed[8] + 1) % 10;
-    std::fs::remove_file(tmp.0.join(names[3])).unwrap();
-    std::fs::write(tmp.0.join("t10k-labels-idx1-ubyte"), &changed).unwrap();
-    let ds = load_dir(DatasetName::Mnist, &tmp.0, &LoadOptions::default()).unwrap();
+    std::fs::remove_file(tmp.path().join(names[3])).unwrap();
+    std::fs::write(tmp.path().join("t10k-labels-idx1-ubyte"), &changed).unwrap();
+    let ds = load_dir(DatasetName::Mnist, tmp.path(), &LoadOptions::default()).unwrap();
     assert_eq!(ds.warnings.len(), 1, "{:?}", ds.warnings);
     assert!(ds.warnings[0].contains("t10k-labels-idx1-ubyte"));
 
@@ -183,10 +174,10 @@ fn truncated_or_corrupted_real_files_give_clear_errors() {
         .unwrap()
         .file("t10k-labels-idx1-ubyte")
         .unwrap();
-    let out = TempDir::new("verify");
-    install_idx_bytes(fe, &std::fs::read(src.join(names[3])).unwrap(), &out.0).unwrap();
+    let out = temp_dir("verify");
+    install_idx_bytes(fe, &std::fs::read(src.join(names[3])).unwrap(), out.path()).unwrap();
     assert!(matches!(
-        install_idx_bytes(fe, &changed, &out.0),
+        install_idx_bytes(fe, &changed, out.path()),
         Err(Error::ChecksumMismatch { .. })
     ));
 }
@@ -215,15 +206,21 @@ fn hash_throughput() {
 #[test]
 fn import_offline_cifar_subset() {
     let Some(root) = shared() else { return };
-    let dst = TempDir::new("import-cifar");
+    let dst = temp_dir("import-cifar");
     let report =
-        imbalance_datasets::import(DatasetName::Cifar10, &root.join("cifar10"), &dst.0).unwrap();
+        imbalance_datasets::import(DatasetName::Cifar10, &root.join("cifar10"), dst.path())
+            .unwrap();
     assert_eq!(report.files.len(), 3, "{report:?}");
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
-    let ds = load(DatasetName::Cifar10, Some(&dst.0), &LoadOptions::default()).unwrap();
+    let ds = load(
+        DatasetName::Cifar10,
+        Some(dst.path()),
+        &LoadOptions::default(),
+    )
+    .unwrap();
     assert_eq!(ds.n_train(), 10000);
     assert!(
-        dst.0
+        dst.path()
             .join("cifar10/cifar-10-batches-bin/data_batch_1.bin")
             .is_file()
     );

@@ -58,7 +58,7 @@ pub fn limit_kernel(
         1.0 / d,
         Par::rayon(0),
     );
-    crate::simd_state::reset();
+    imbalance_core::simd::reset_avx_state();
     let sq = |m: MatRef<'_, f64>, i: usize| -> f64 {
         (0..m.ncols()).map(|j| m[(i, j)] * m[(i, j)]).sum::<f64>() / d + bias_var
     };
@@ -68,7 +68,7 @@ pub fn limit_kernel(
         buf.par_chunks_mut(n1)
             .zip(c.par_iter())
             .for_each(|(col, &cj)| {
-                crate::simd_state::reset();
+                imbalance_core::simd::reset_avx_state();
                 for (v, &ai) in col.iter_mut().zip(&a) {
                     let r = *v + bias_var;
                     *v = match activation {

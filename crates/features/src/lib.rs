@@ -35,10 +35,14 @@ pub mod error;
 mod kernel;
 mod moments;
 mod random_features;
-mod simd_state;
 
 pub use activation::{Activation, erf};
 pub use error::{Error, Result};
 pub use kernel::{erf_kernel, limit_gram, limit_kernel, relu_kernel};
 pub use moments::{FeatureMoments, MomentEstimator};
 pub use random_features::{FeatureParams, MAX_CHUNK, RandomFeatures, SEED_BLOCK};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -150,7 +150,7 @@ impl FeatureMoments {
             });
         }
         let n = labels.len();
-        crate::simd_state::reset();
+        imbalance_core::simd::reset_avx_state();
         check_gram(gram, n)?;
         let counts = class_counts(labels, k)?;
         let need = estimator.min_count();
@@ -168,7 +168,7 @@ impl FeatureMoments {
         let cols: Vec<(Vec<f64>, Vec<f64>)> = (0..n)
             .into_par_iter()
             .map(|j| {
-                crate::simd_state::reset();
+                imbalance_core::simd::reset_avx_state();
                 let mut u = vec![0.0; k];
                 let mut sq = vec![0.0; k];
                 for i in 0..n {
@@ -192,7 +192,7 @@ impl FeatureMoments {
         let fcols: Vec<Vec<f64>> = (0..n)
             .into_par_iter()
             .map(|j| {
-                crate::simd_state::reset();
+                imbalance_core::simd::reset_avx_state();
                 let b = labels[j];
                 let mut f = vec![0.0; k];
                 let colmean: Vec<f64> = (0..k).map(|a| u(j, a) / nf[a]).collect();

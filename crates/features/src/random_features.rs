@@ -3,6 +3,7 @@
 use faer::linalg::matmul::matmul;
 use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, Mat, MatMut, MatRef, Par};
+use imbalance_core::splitmix64;
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
 use rand_pcg::Pcg64;
@@ -116,13 +117,6 @@ pub struct RandomFeatures {
     seed: u64,
 }
 
-fn splitmix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 /// The random-number stream of one block of features.
 fn block_rng(seed: u64, block: u64) -> Pcg64 {
     let h1 = splitmix64(seed ^ splitmix64(block.wrapping_mul(2).wrapping_add(1)));
@@ -136,7 +130,7 @@ fn par() -> Par {
 
 /// Copy the lower triangle onto the upper one.
 fn symmetrize(g: &mut Mat<f64>) {
-    crate::simd_state::reset();
+    imbalance_core::simd::reset_avx_state();
     let n = g.nrows();
     for j in 0..n {
         for i in 0..j {
@@ -198,7 +192,7 @@ impl RandomFeatures {
             .zip(b.par_chunks_mut(SEED_BLOCK))
             .enumerate()
             .for_each(|(j, (fb, bb))| {
-                crate::simd_state::reset();
+                imbalance_core::simd::reset_avx_state();
                 let mut rng = block_rng(seed, (start / SEED_BLOCK + j) as u64);
                 for (col, bias) in fb.chunks_exact_mut(d).zip(bb.iter_mut()) {
                     let z: f64 = rng.sample(StandardNormal);
@@ -246,7 +240,7 @@ impl RandomFeatures {
                     hs.par_chunks_mut(n)
                         .zip(bbuf[..w].par_iter())
                         .for_each(|(col, &bias)| {
-                            crate::simd_state::reset();
+                            imbalance_core::simd::reset_avx_state();
                             for v in col.iter_mut() {
                                 *v = act.apply(*v + bias);
                             }
@@ -276,7 +270,7 @@ impl RandomFeatures {
         let s = 1.0 / (p as f64).sqrt();
         let mut out = Mat::zeros(n, p);
         self.for_each_chunk(&[x], |start, w, hs| {
-            crate::simd_state::reset();
+            imbalance_core::simd::reset_avx_state();
             for j in 0..w {
                 for i in 0..n {
                     out[(i, start + j)] = hs[0][(i, j)] * s;
@@ -426,7 +420,7 @@ impl RandomFeatures {
         }
         let s = 1.0 / (p as f64).sqrt();
         self.for_each_chunk(&[x], |start, w, hs| {
-            crate::simd_state::reset();
+            imbalance_core::simd::reset_avx_state();
             let h = hs[0];
             for j in 0..w {
                 let mut acc = vec![0.0; k];

@@ -3,18 +3,9 @@
 /// Everything that can be wrong in a user-supplied mixture description.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
-    /// Fewer than two classes.
-    #[error("need at least 2 classes, got {classes}")]
-    TooFewClasses {
-        /// Number of classes given.
-        classes: usize,
-    },
-    /// A class has no training samples.
-    #[error("class {class} has 0 training samples; every class needs at least 1")]
-    ZeroCount {
-        /// Index of the empty class.
-        class: usize,
-    },
+    /// Invalid class counts: fewer than two classes, or a class with no training samples.
+    #[error(transparent)]
+    Counts(#[from] imbalance_core::CountError),
     /// The largest class count of a profile is zero.
     #[error("n_max = 0 is not allowed; the largest class needs at least 1 sample")]
     ZeroNMax,

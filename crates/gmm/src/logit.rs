@@ -2,6 +2,7 @@
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par, Side};
+use imbalance_core::simd::reset_avx_state_everywhere;
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
 
@@ -58,6 +59,9 @@ impl TrainingSet {
             s2,
             Par::rayon(0),
         );
+        // faer's GEMM leaves the AVX state dirty on the threads that ran it; the scalar loops
+        // here and in `sample_errors` would run many times slower.
+        reset_avx_state_everywhere();
         // Exact symmetry, so the eigendecomposition sees a symmetric matrix.
         for i in 0..k {
             for j in 0..i {

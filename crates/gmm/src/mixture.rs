@@ -120,6 +120,8 @@ impl Mixture {
             1.0,
             Par::Seq,
         );
+        // Scalar math follows on this thread (see `imbalance_core::simd`).
+        imbalance_core::simd::reset_avx_state();
         Ok(Mixture {
             counts,
             dim,

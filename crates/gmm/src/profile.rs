@@ -80,20 +80,12 @@ impl Profile {
 
 /// Checks a counts vector: at least two classes, none empty.
 pub(crate) fn validate_counts(counts: &[usize]) -> Result<()> {
-    if counts.len() < 2 {
-        return Err(Error::TooFewClasses {
-            classes: counts.len(),
-        });
-    }
-    if let Some(class) = counts.iter().position(|&c| c == 0) {
-        return Err(Error::ZeroCount { class });
-    }
-    Ok(())
+    Ok(imbalance_core::check_counts(counts)?)
 }
 
 fn check_profile(classes: usize, n_max: usize, ratio: f64) -> Result<()> {
     if classes < 2 {
-        return Err(Error::TooFewClasses { classes });
+        return Err(imbalance_core::CountError::TooFewClasses { k: classes }.into());
     }
     if n_max == 0 {
         return Err(Error::ZeroNMax);

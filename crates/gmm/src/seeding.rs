@@ -2,16 +2,9 @@
 //! the number of threads: the work is cut into fixed chunks and chunk `i` always
 //! draws from the same stream, whichever thread runs it.
 
+use imbalance_core::splitmix64;
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
-
-/// SplitMix64 finaliser: a bijective mixer of 64-bit words.
-fn splitmix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
 
 /// The random stream of chunk `chunk` for a job seeded with `seed`.
 ///

@@ -8,6 +8,7 @@
 //! errors still fails).
 
 use faer::{Mat, MatRef, Side};
+use imbalance_core::CountError;
 use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
 use rand_pcg::Pcg64;
@@ -82,11 +83,11 @@ fn counts_profile_passes_through() {
 fn rejects_fewer_than_two_classes() {
     assert_eq!(
         Profile::Counts(vec![5]).counts(),
-        Err(Error::TooFewClasses { classes: 1 })
+        Err(Error::Counts(CountError::TooFewClasses { k: 1 }))
     );
     assert_eq!(
         Profile::Counts(vec![]).counts(),
-        Err(Error::TooFewClasses { classes: 0 })
+        Err(Error::Counts(CountError::TooFewClasses { k: 0 }))
     );
     let step = Profile::Step {
         classes: 1,
@@ -94,25 +95,31 @@ fn rejects_fewer_than_two_classes() {
         ratio: 2.0,
         minority_classes: 1,
     };
-    assert_eq!(step.counts(), Err(Error::TooFewClasses { classes: 1 }));
+    assert_eq!(
+        step.counts(),
+        Err(Error::Counts(CountError::TooFewClasses { k: 1 }))
+    );
     let exp = Profile::Exp {
         classes: 1,
         n_max: 10,
         ratio: 2.0,
     };
-    assert_eq!(exp.counts(), Err(Error::TooFewClasses { classes: 1 }));
+    assert_eq!(
+        exp.counts(),
+        Err(Error::Counts(CountError::TooFewClasses { k: 1 }))
+    );
     let e = Mixture::new(vec![3], 5, orth(1.0), 1.0, &mut rng(0)).unwrap_err();
-    assert_eq!(e, Error::TooFewClasses { classes: 1 });
+    assert_eq!(e, Error::Counts(CountError::TooFewClasses { k: 1 }));
 }
 
 #[test]
 fn rejects_zero_count() {
     assert_eq!(
         Profile::Counts(vec![5, 0, 2]).counts(),
-        Err(Error::ZeroCount { class: 1 })
+        Err(Error::Counts(CountError::EmptyClass { class: 1 }))
     );
     let e = Mixture::new(vec![3, 0], 5, orth(1.0), 1.0, &mut rng(0)).unwrap_err();
-    assert_eq!(e, Error::ZeroCount { class: 1 });
+    assert_eq!(e, Error::Counts(CountError::EmptyClass { class: 1 }));
     // A profile that rounds a class to zero: 10 / 30 = 0.33 -> 0.
     let step = Profile::Step {
         classes: 3,
@@ -295,7 +302,7 @@ fn with_counts_keeps_means_and_validates() {
     );
     assert_eq!(
         mix.with_counts(vec![4, 0, 1]).unwrap_err(),
-        Error::ZeroCount { class: 1 }
+        Error::Counts(CountError::EmptyClass { class: 1 })
     );
 }
 

@@ -3,32 +3,10 @@
 /// Everything that can go wrong when training: bad input, bad options, or a solver that failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
-    /// The adaptive step size of the ODE solver fell below round-off.
-    #[error(
-        "the ODE step size underflowed at t = {t:e}; the flow is too stiff for an explicit \
-         solver there (try a larger rtol)"
-    )]
-    StepSizeUnderflow {
-        /// Time reached.
-        t: f64,
-    },
-    /// The ODE solver hit its step limit.
-    #[error(
-        "the ODE solver needed more than max_steps = {max_steps} steps (stopped at t = {t:e}); \
-         raise max_steps or rtol"
-    )]
-    TooManySteps {
-        /// The limit.
-        max_steps: usize,
-        /// Time reached.
-        t: f64,
-    },
-    /// The state became NaN or infinite.
-    #[error("the solution became non-finite at t = {t:e}")]
-    NonFinite {
-        /// Time reached.
-        t: f64,
-    },
+    /// The ODE solver failed (step limit, step-size underflow, non-finite state) or one of its
+    /// options (`rtol`, `atol`, `max_steps`, `t0`) is out of range.
+    #[error(transparent)]
+    Ode(#[from] imbalance_core::OdeError),
     /// A numerical option is out of range.
     #[error("option {name} = {value} is not allowed; allowed: {allowed}")]
     BadOption {
@@ -38,14 +16,6 @@ pub enum Error {
         value: f64,
         /// What is allowed.
         allowed: &'static str,
-    },
-    /// A training-time string could not be parsed.
-    #[error(
-        "training time T = '{value}' is not allowed; allowed: a positive number (e.g. 1e4) or inf"
-    )]
-    BadHorizon {
-        /// What was given.
-        value: String,
     },
     /// A finite training time that is not a positive finite number.
     #[error(

@@ -5,8 +5,11 @@ use faer::{Accum, Mat, MatMut, MatRef, Par};
 use imbalance_losses::Loss;
 use rayon::prelude::*;
 
-use crate::ode::{self, OdeOptions};
-use crate::{Error, FlowOptions, Horizon, Result, SplitMix, Trained};
+use imbalance_core::SplitMix64;
+use imbalance_core::ode::{self, OdeOptions, OdeStats};
+use imbalance_core::simd::reset_avx_state;
+
+use crate::{Error, FlowOptions, Horizon, Result, SolverStats, Trained};
 
 /// Samples per parallel task, both for the loss gradients and for the Gram product (fixed, so
 /// the split of the work, and hence every rounding, does not depend on the thread count).
@@ -66,7 +69,8 @@ pub(crate) fn sym_times(gram: MatRef<'_, f64>, b: MatRef<'_, f64>, alpha: f64, z
             alpha,
             Par::Seq,
         );
-        clear_avx_upper_state();
+        // faer's GEMM leaves the AVX state dirty: scalar math follows on this thread.
+        reset_avx_state();
     });
 }
 
@@ -87,21 +91,10 @@ pub(crate) fn rows_times(m: MatRef<'_, f64>, b: MatRef<'_, f64>, alpha: f64) -> 
                 alpha,
                 Par::Seq,
             );
-            clear_avx_upper_state();
+            // faer's GEMM leaves the AVX state dirty: scalar math follows on this thread.
+            reset_avx_state();
         });
     z
-}
-
-/// faer's x86 GEMM micro-kernels (crate private-gemm-x86 0.1) return without `vzeroupper`,
-/// leaving the upper halves of the vector registers dirty. Until some AVX code clears them,
-/// every legacy-SSE instruction on that thread pays a transition penalty: `f64::exp` measured
-/// 20-35x slower right after a product, which made the loss gradients cost more than the
-/// product itself. A tiny faer reduction (SIMD code compiled by LLVM for AVX, which ends with
-/// `vzeroupper`) clears the state; it costs nanoseconds. Call it on every thread that ran a
-/// product, after the product.
-pub(crate) fn clear_avx_upper_state() {
-    let ones = [1.0f64; 16];
-    std::hint::black_box(MatRef::from_column_major_slice(&ones, 16, 1).norm_l2());
 }
 
 /// The right-hand side of the dual flow for the scaled state `B = s A` (column-major `n x K`):
@@ -154,7 +147,7 @@ impl<'a> Rhs<'a> {
 /// accurate to a small factor, which is all the time scale `t0` needs.
 pub(crate) fn lambda_max(gram: MatRef<'_, f64>) -> f64 {
     let n = gram.nrows();
-    let mut rng = SplitMix(0x5EED_1A3B_DA7A_0001);
+    let mut rng = SplitMix64::new(0x5EED_1A3B_DA7A_0001);
     let mut v = Mat::from_fn(n, 1, |_, _| rng.next_f64() + 0.5);
     let mut w = vec![0.0; n];
     let mut lambda = 0.0;
@@ -171,11 +164,10 @@ pub(crate) fn lambda_max(gram: MatRef<'_, f64>) -> f64 {
     lambda
 }
 
-/// The log-time scale actually used: the user's `t0` if positive, else `n / lambda_max(Kmat)`.
+/// The log-time scale actually used: the user's `t0` if given, else `n / lambda_max(Kmat)`.
 pub(crate) fn resolve_t0(gram: MatRef<'_, f64>, opts: &OdeOptions) -> f64 {
-    if opts.t0 > 0.0 || opts.t0.is_nan() {
-        // NaN is passed on for `OdeOptions::validate` to reject.
-        return opts.t0;
+    if let Some(t0) = opts.t0 {
+        return t0;
     }
     let lambda = lambda_max(gram);
     let t0 = gram.nrows() as f64 / lambda;
@@ -186,7 +178,7 @@ pub(crate) fn resolve_t0(gram: MatRef<'_, f64>, opts: &OdeOptions) -> f64 {
 ///
 /// Integrates `dA/dt = -(1/n) G(Kmat A)` with the adaptive Dormand-Prince 5(4) solver of
 /// [`crate::ode`] in log-time `u = ln(1 + t/t0)`, with `t0 = n / lambda_max(Kmat)` unless
-/// `opts.ode.t0 > 0` is given (`lambda_max` from 4 power iterations). The state is `s A` with
+/// `opts.ode.t0` is given (`lambda_max` from 4 power iterations). The state is `s A` with
 /// `s = tr(Kmat)/n`, so the tolerances apply in logit units. Cost: about 200 RHS evaluations
 /// (each one `n x n` by `n x K` product) for T = 1e6 at rtol 1e-6, 110 at rtol 1e-4 (whose
 /// relative error in `A` measured 1e-5), and T = 1e12 only ~1.3x T = 1e6.
@@ -234,18 +226,15 @@ pub fn gradient_flow_path(
         }
         prev = t;
     }
-    opts.ode.validate_with_auto_t0()?;
+    opts.ode.validate()?;
     let t0 = resolve_t0(gram, &opts.ode);
     let (n, k) = (gram.nrows(), loss.k());
     let mut rhs = Rhs::new(gram, labels, loss);
     let mut state = vec![0.0; n * k];
     let mut out = Vec::with_capacity(times.len());
-    let (mut steps, mut rhs_evals, mut start) = (0, 0, 0.0);
+    let (mut work, mut start) = (OdeStats::default(), 0.0);
     for &t in times {
-        let seg = OdeOptions {
-            t0: t0 + start,
-            ..opts.ode
-        };
+        let seg = opts.ode.with_t0(Some(t0 + start));
         let stats = ode::integrate(
             &mut state,
             t - start,
@@ -255,8 +244,9 @@ pub fn gradient_flow_path(
             },
             |_, _| {},
         )?;
-        steps += stats.steps;
-        rhs_evals += stats.rhs_evals;
+        work.steps += stats.steps;
+        work.rejected += stats.rejected;
+        work.rhs_evals += stats.rhs_evals;
         start = t;
         let s = rhs.scale;
         let a = Mat::from_fn(n, k, |i, c| state[c * n + i] / s);
@@ -264,25 +254,11 @@ pub fn gradient_flow_path(
         out.push(Trained {
             a,
             horizon: Horizon::Finite(t),
-            steps,
-            rhs_evals,
-            final_loss,
+            solver: SolverStats::Flow {
+                ode: work,
+                final_loss,
+            },
         });
     }
     Ok(out)
-}
-
-trait ValidateAuto {
-    fn validate_with_auto_t0(&self) -> Result<()>;
-}
-
-impl ValidateAuto for OdeOptions {
-    /// `OdeOptions::validate`, except that `t0 <= 0` (automatic) is allowed.
-    fn validate_with_auto_t0(&self) -> Result<()> {
-        let mut o = *self;
-        if o.t0 <= 0.0 {
-            o.t0 = 1.0;
-        }
-        o.validate()
-    }
 }

@@ -1,119 +1,39 @@
-//! Exact gradient flow of a linear K-class classifier, to any training time T, in the dual.
-//!
-//! The model is `f(x) = W x` with `W(0) = 0`, trained by gradient flow on
-//! `L(W) = (1/n) sum_i loss(W x_i, y_i)` for a loss of the [`imbalance_losses`] family. Because
-//! every gradient is a combination of the training points, `W(t) = A(t)^T X` for an `n x K` dual
-//! matrix `A`, and exactly
-//!
-//! ```text
-//! dA/dt = -(1/n) G(Kmat A),    Kmat = X X^T,    row i of G = d loss / d z at z_i = (Kmat A)_i, y_i
-//! ```
-//!
-//! so only the `n x n` Gram matrix is needed, never `X` itself (any kernel works). [`train`]
-//! integrates this ODE to a finite horizon with an adaptive Runge-Kutta method in log-time
-//! ([`ode`]), so that `T = 1e12` costs little more than `T = 1e3`, and solves the T = infinity
-//! limit, the max-margin problem `min |W|_F^2 s.t. Delta_y z_y - Delta_c z_c >= 1`, directly by
-//! dual coordinate ascent ([`max_margin`]). Predictions on new points only need their kernel
-//! rows `k(x_new, x_i)`: see [`logits`].
-//!
-//! ```
-//! use faer::{Mat, Par, linalg::matmul::matmul, Accum};
-//! use imbalance_gradflow::{train, logits, FlowOptions, Horizon};
-//! use imbalance_losses::Method;
-//!
-//! // Six points in R^8, two classes (4 + 2), class mean +-e_0 plus a deterministic "noise".
-//! let labels = [0, 0, 0, 0, 1, 1];
-//! let x = Mat::from_fn(6, 8, |i, j| {
-//!     let sign = if labels[i] == 0 { 1.0 } else { -1.0 };
-//!     (if j == 0 { 2.0 * sign } else { 0.0 }) + ((i * 8 + j) as f64 * 0.77).sin()
-//! });
-//! let mut gram = Mat::zeros(6, 6);
-//! matmul(gram.as_mut(), Accum::Replace, x.as_ref(), x.transpose(), 1.0, Par::Seq);
-//!
-//! let loss = Method::La { tau: 1.0 }.loss(&[4, 2])?;
-//! let opts = FlowOptions::default();
-//! let trained = train(gram.as_ref(), &labels, &loss, "1e4".parse()?, &opts)?;
-//! assert!(trained.final_loss < 0.05 && trained.rhs_evals > 0);
-//! // The training points are classified correctly: their kernel rows are the Gram rows.
-//! let z = logits(trained.a.as_ref(), gram.as_ref());
-//! assert!((0..6).all(|i| (z[(i, labels[i])] > z[(i, 1 - labels[i])])));
-//!
-//! // T = infinity: the max-margin solution, all margins >= 1.
-//! let inf = train(gram.as_ref(), &labels, &loss, Horizon::Infinite, &opts)?;
-//! let z = logits(inf.a.as_ref(), gram.as_ref());
-//! assert!((0..6).all(|i| z[(i, labels[i])] - z[(i, 1 - labels[i])] >= 1.0 - 1e-5));
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
 mod error;
 mod flow;
-pub mod ode;
 mod qp;
 
-use std::fmt;
-use std::str::FromStr;
-
 use faer::{Mat, MatRef};
-use imbalance_losses::Loss;
 
 pub use error::{Error, Result};
+/// The matrix library of this crate's API (`Mat`, `MatRef`), re-exported.
+pub use faer;
 pub use flow::{gradient_flow, gradient_flow_path};
-pub use ode::{OdeOptions, OdeStats};
+/// The log-time Dormand-Prince integrator, from `imbalance-core` (re-exported for convenience).
+pub use imbalance_core::ode;
+pub use imbalance_core::ode::{OdeError, OdeOptions, OdeStats};
+pub use imbalance_core::{Horizon, HorizonError};
+/// The loss family that [`train`] takes, re-exported from `imbalance-losses`.
+pub use imbalance_losses::{Loss, Method, MethodName};
 pub use qp::max_margin;
 
-/// How long to train: a finite time `T > 0`, or to convergence in direction (`T = infinity`,
-/// the max-margin solution).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Horizon {
-    /// Gradient flow up to time `T` (finite, > 0).
-    Finite(f64),
-    /// The limit `T -> infinity`: the max-margin classifier (its scale is arbitrary).
-    Infinite,
-}
-
-impl FromStr for Horizon {
-    type Err = Error;
-
-    /// Parses `"1e4"`, `"100"`, `"inf"`, `"infinity"` (case-insensitive). Zero, negative, NaN and
-    /// non-numeric strings are errors.
-    fn from_str(s: &str) -> Result<Self> {
-        let bad = || Error::BadHorizon {
-            value: s.to_string(),
-        };
-        let t = s.trim();
-        match t.to_ascii_lowercase().as_str() {
-            "inf" | "+inf" | "infinity" | "+infinity" => return Ok(Horizon::Infinite),
-            _ => {}
-        }
-        let value: f64 = t.parse().map_err(|_| bad())?;
-        if value.is_nan() || value <= 0.0 {
-            return Err(bad());
-        }
-        Ok(if value.is_infinite() {
-            Horizon::Infinite
-        } else {
-            Horizon::Finite(value)
-        })
-    }
-}
-
-impl fmt::Display for Horizon {
-    /// `inf`, or the time in a form [`Horizon::from_str`] reads back exactly (`100`, `1e6`).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Horizon::Infinite => f.write_str("inf"),
-            Horizon::Finite(t) if t.fract() == 0.0 && t.abs() < 1e5 => write!(f, "{t}"),
-            Horizon::Finite(t) => write!(f, "{t:e}"),
-        }
-    }
-}
-
 /// Options of [`train`]: the ODE solver (finite T) and the max-margin solver (T = infinity).
+///
+/// `#[non_exhaustive]`: start from [`FlowOptions::default`] and use the `with_*` setters (or
+/// set the public fields of a default value):
+///
+/// ```
+/// use imbalance_gradflow::FlowOptions;
+/// let opts = FlowOptions::default().with_rtol(1e-4).with_qp_tol(1e-8);
+/// assert_eq!((opts.ode.rtol, opts.ode.t0, opts.qp_tol), (1e-4, None, 1e-8));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct FlowOptions {
     /// ODE solver options. The tolerances apply to the scaled dual `s * A` with
-    /// `s = tr(Kmat) / n`, whose entries are in logit units. `t0 <= 0` (the default) means
+    /// `s = tr(Kmat) / n`, whose entries are in logit units. `t0 = None` (the default) means
     /// automatic: `t0 = n / lambda_max(Kmat)`, the fastest time scale of the early flow.
     /// Accuracy against cost, measured (n = 1100, K = 10, CE, T = 1e6): rtol 1e-6 (default)
     /// gives a relative error of `A` of 2e-7 with 200 RHS evaluations, 1e-5: 2e-6 / 146,
@@ -129,14 +49,60 @@ pub struct FlowOptions {
 impl Default for FlowOptions {
     fn default() -> Self {
         Self {
-            ode: OdeOptions {
-                t0: 0.0,
-                ..OdeOptions::default()
-            },
+            ode: OdeOptions::default(),
             qp_tol: 1e-6,
             qp_max_sweeps: 10_000,
         }
     }
+}
+
+impl FlowOptions {
+    /// These options with ODE options `ode`.
+    pub fn with_ode(self, ode: OdeOptions) -> Self {
+        Self { ode, ..self }
+    }
+
+    /// These options with the ODE's relative tolerance `rtol`.
+    pub fn with_rtol(self, rtol: f64) -> Self {
+        self.with_ode(self.ode.with_rtol(rtol))
+    }
+
+    /// These options with the ODE's log-time scale `t0` (`None`: automatic).
+    pub fn with_t0(self, t0: Option<f64>) -> Self {
+        self.with_ode(self.ode.with_t0(t0))
+    }
+
+    /// These options with max-margin tolerance `qp_tol`.
+    pub fn with_qp_tol(self, qp_tol: f64) -> Self {
+        Self { qp_tol, ..self }
+    }
+
+    /// These options with at most `qp_max_sweeps` coordinate-ascent sweeps.
+    pub fn with_qp_max_sweeps(self, qp_max_sweeps: usize) -> Self {
+        Self {
+            qp_max_sweeps,
+            ..self
+        }
+    }
+}
+
+/// Which solver produced a [`Trained`] model, and its work.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SolverStats {
+    /// Finite T: the gradient-flow ODE.
+    Flow {
+        /// Steps (accepted and rejected) and right-hand-side evaluations, each one `n x n` by
+        /// `n x K` product, up to this model's time.
+        ode: OdeStats,
+        /// Training loss `L(W(T))`.
+        final_loss: f64,
+    },
+    /// T = infinity: the max-margin problem by dual coordinate ascent (no loss value: the
+    /// solution has no scale).
+    MaxMargin {
+        /// Coordinate-ascent sweeps over all samples.
+        sweeps: usize,
+    },
 }
 
 /// A trained model: the dual matrix `A` (`W = A^T X`) and what it cost.
@@ -147,13 +113,26 @@ pub struct Trained {
     pub a: Mat<f64>,
     /// The training time.
     pub horizon: Horizon,
-    /// Accepted ODE steps (finite T), or coordinate-ascent sweeps (T = infinity).
-    pub steps: usize,
-    /// Right-hand-side evaluations of the ODE, each one `n x n` by `n x K` product (0 at
-    /// T = infinity).
-    pub rhs_evals: usize,
-    /// Training loss `L(W(T))`; NaN at T = infinity (the max-margin solution has no scale).
-    pub final_loss: f64,
+    /// The solver that ran and what it cost.
+    pub solver: SolverStats,
+}
+
+impl Trained {
+    /// Right-hand-side evaluations of the ODE (0 at T = infinity, where none is needed).
+    pub fn rhs_evals(&self) -> usize {
+        match self.solver {
+            SolverStats::Flow { ode, .. } => ode.rhs_evals,
+            SolverStats::MaxMargin { .. } => 0,
+        }
+    }
+
+    /// Training loss `L(W(T))` at finite T; `None` at T = infinity.
+    pub fn final_loss(&self) -> Option<f64> {
+        match self.solver {
+            SolverStats::Flow { final_loss, .. } => Some(final_loss),
+            SolverStats::MaxMargin { .. } => None,
+        }
+    }
 }
 
 /// Trains to the given horizon: [`gradient_flow`] for finite T, [`max_margin`] with the loss's
@@ -281,29 +260,6 @@ fn check_gram(gram: MatRef<'_, f64>) -> Result<()> {
     match first {
         Some((i, j)) => Err(bad(i, j)),
         None => Ok(()),
-    }
-}
-
-/// A tiny deterministic generator (SplitMix64) for the internal start vectors and sweep orders.
-pub(crate) struct SplitMix(pub(crate) u64);
-
-impl SplitMix {
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    pub(crate) fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-
-    /// Uniform in 0..bound (bound >= 1), by multiply-shift (bias < bound / 2^64).
-    pub(crate) fn below(&mut self, bound: usize) -> usize {
-        ((self.next_u64() as u128 * bound as u128) >> 64) as usize
     }
 }
 

@@ -23,7 +23,9 @@
 
 use faer::{Mat, MatRef};
 
-use crate::{Error, FlowOptions, Horizon, Result, SplitMix, Trained};
+use imbalance_core::SplitMix64;
+
+use crate::{Error, FlowOptions, Horizon, Result, SolverStats, Trained};
 
 /// Passes over one sample's block of K - 1 variables per visit (at most).
 const INNER_PASSES: usize = 16;
@@ -47,8 +49,8 @@ const INNER_PASSES: usize = 16;
 /// `|1 - margin|` where `alpha > 0`: the projected gradient, in units of the target margin 1)
 /// is below `opts.qp_tol`, confirmed with `Z` recomputed from scratch.
 ///
-/// Returns `A` at the problem's own scale (the smallest margins are 1); `steps` counts sweeps,
-/// `rhs_evals` is 0 and `final_loss` NaN. Errors on invalid input, on a sample with
+/// Returns `A` at the problem's own scale (the smallest margins are 1), with
+/// [`SolverStats::MaxMargin`] counting the sweeps. Errors on invalid input, on a sample with
 /// `k(x, x) = 0` (infeasible), and when the violation is still above `opts.qp_tol` after
 /// `opts.qp_max_sweeps` sweeps (the error reports the violation reached; one that does not
 /// shrink means the data are not separable).
@@ -99,7 +101,7 @@ pub fn max_margin(
     // z = Kmat A: column-major n x K.
     let mut z = vec![0.0; n * k];
     let mut order: Vec<usize> = (0..n).collect();
-    let mut rng = SplitMix(0x4D41_5247_494E_0001);
+    let mut rng = SplitMix64::new(0x4D41_5247_494E_0001);
     let (mut zi, mut dai) = (vec![0.0; k], vec![0.0; k]);
     let mut violation = f64::INFINITY;
 
@@ -161,9 +163,7 @@ pub fn max_margin(
                 return Ok(Trained {
                     a,
                     horizon: Horizon::Infinite,
-                    steps: sweep,
-                    rhs_evals: 0,
-                    final_loss: f64::NAN,
+                    solver: SolverStats::MaxMargin { sweeps: sweep },
                 });
             }
         }

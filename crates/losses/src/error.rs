@@ -3,18 +3,10 @@
 /// Everything that can go wrong when building a loss from user input.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
-    /// Fewer than two classes.
-    #[error("need at least 2 classes, got {k}")]
-    TooFewClasses {
-        /// Number of classes given.
-        k: usize,
-    },
-    /// A class has no training samples.
-    #[error("class {class} has 0 training samples; every class needs at least 1")]
-    EmptyClass {
-        /// Index of the empty class.
-        class: usize,
-    },
+    /// Invalid class counts (fewer than two classes, an empty class), or a custom loss with
+    /// fewer than two classes.
+    #[error(transparent)]
+    Counts(#[from] imbalance_core::CountError),
     /// A hyperparameter is out of its allowed range.
     #[error("{method}: {param} = {value} is not allowed; {allowed}")]
     BadParam {

@@ -49,7 +49,7 @@ impl Loss {
     pub fn new(delta: Vec<f64>, iota: Vec<f64>, margin: Vec<f64>, omega: Vec<f64>) -> Result<Self> {
         let k = delta.len();
         if k < 2 {
-            return Err(Error::TooFewClasses { k });
+            return Err(imbalance_core::CountError::TooFewClasses { k }.into());
         }
         for (what, v, positive) in [
             ("delta", &delta, true),
@@ -202,3 +202,8 @@ pub fn class_balanced_weights(counts: &[usize], b: f64) -> Result<Vec<f64>> {
 
 #[cfg(test)]
 mod tests;
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -182,13 +182,7 @@ impl FromStr for MethodName {
 
 /// Errors unless every class has at least one sample and there are at least two classes.
 pub(crate) fn check_counts(counts: &[usize]) -> Result<()> {
-    if counts.len() < 2 {
-        return Err(Error::TooFewClasses { k: counts.len() });
-    }
-    match counts.iter().position(|&n| n == 0) {
-        Some(class) => Err(Error::EmptyClass { class }),
-        None => Ok(()),
-    }
+    Ok(imbalance_core::check_counts(counts)?)
 }
 
 impl Method {

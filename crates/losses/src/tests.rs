@@ -149,11 +149,22 @@ fn class_balanced_weights_sum_to_k_and_favour_minorities() {
 
 #[test]
 fn rejects_bad_counts() {
-    assert_eq!(Method::Ce.loss(&[10]), Err(Error::TooFewClasses { k: 1 }));
-    assert_eq!(Method::Ce.loss(&[]), Err(Error::TooFewClasses { k: 0 }));
+    use imbalance_core::CountError;
+    assert_eq!(
+        Method::Ce.loss(&[10]),
+        Err(Error::Counts(CountError::TooFewClasses { k: 1 }))
+    );
+    assert_eq!(
+        Method::Ce.loss(&[]),
+        Err(Error::Counts(CountError::TooFewClasses { k: 0 }))
+    );
     assert_eq!(
         Method::Ce.loss(&[10, 0, 3]),
-        Err(Error::EmptyClass { class: 1 })
+        Err(Error::Counts(CountError::EmptyClass { class: 1 }))
+    );
+    assert_eq!(
+        Method::Ce.loss(&[usize::MAX, 1]),
+        Err(Error::Counts(CountError::TotalOverflow))
     );
 }
 

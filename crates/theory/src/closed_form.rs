@@ -52,7 +52,7 @@ fn check(stats: &MixtureStats, method: &Method) -> Result<(f64, f64, f64)> {
 /// ```
 /// use imbalance_theory::{closed_form_infinite, MixtureStats};
 /// use imbalance_losses::Method;
-/// let stats = MixtureStats::orthogonal(vec![200, 20], 5.0, 1.0, 2000)?;
+/// let stats = MixtureStats::orthogonal(vec![200, 20], 2000, 5.0, 1.0)?;
 /// let err = closed_form_infinite(&stats, &Method::Ce)?;
 /// assert!(err[1] > err[0]); // the minority class fails more
 /// # Ok::<(), imbalance_theory::Error>(())

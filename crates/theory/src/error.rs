@@ -3,18 +3,10 @@
 /// Everything that can go wrong when building mixture statistics or evaluating the theory.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
-    /// Fewer than two classes.
-    #[error("need at least 2 classes, got {k}")]
-    TooFewClasses {
-        /// Number of classes given.
-        k: usize,
-    },
-    /// A class has no training samples.
-    #[error("class {class} has 0 training samples; every class needs at least 1")]
-    EmptyClass {
-        /// Index of the empty class.
-        class: usize,
-    },
+    /// Invalid class counts (fewer than two classes, an empty class), or fewer than two
+    /// logits.
+    #[error(transparent)]
+    Counts(#[from] imbalance_core::CountError),
     /// A scalar parameter or option is out of range.
     #[error("{name} = {value} is not allowed; allowed: {allowed}")]
     BadValue {
@@ -109,9 +101,9 @@ pub enum Error {
     /// Building the loss failed (bad hyperparameter or counts).
     #[error(transparent)]
     Loss(#[from] imbalance_losses::Error),
-    /// The ODE integration failed.
+    /// The ODE integration failed, or one of its options is out of range.
     #[error(transparent)]
-    Flow(#[from] imbalance_gradflow::Error),
+    Ode(#[from] imbalance_core::OdeError),
 }
 
 /// `Result` with this crate's [`Error`].

@@ -20,15 +20,19 @@
 //! Dimensions 1 and 2 (after removing deterministic components) are exact: `Phi` and the
 //! bivariate routine of [`crate::special`]. The result is deterministic for a fixed seed.
 
-use crate::quad::one_factor_orthant;
 use crate::special::{
-    bivariate_normal_upper, normal_cdf, normal_interval, normal_pdf, normal_quantile,
-    normal_quantile_upper, normal_sf,
+    normal_cdf, normal_interval, normal_pdf, normal_quantile, normal_quantile_upper, normal_sf,
 };
+use imbalance_core::SplitMix64;
+
 use crate::{Error, Result};
 
 /// Options of [`orthant_probability`] and [`class_error`].
+///
+/// `#[non_exhaustive]`: start from [`GenzOptions::default`] and use the `with_*` setters (or set
+/// the public fields of a default value).
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct GenzOptions {
     /// Target absolute accuracy (3 standard errors over the random shifts), > 0. Default 1e-4.
     pub abs_tol: f64,
@@ -61,6 +65,39 @@ impl Default for GenzOptions {
 }
 
 impl GenzOptions {
+    /// These options with target accuracy `abs_tol`.
+    pub fn with_abs_tol(self, abs_tol: f64) -> Self {
+        Self { abs_tol, ..self }
+    }
+
+    /// These options with the seed `seed` of the random shifts.
+    pub fn with_seed(self, seed: u64) -> Self {
+        Self { seed, ..self }
+    }
+
+    /// These options with `shifts` random shifts.
+    pub fn with_shifts(self, shifts: usize) -> Self {
+        Self { shifts, ..self }
+    }
+
+    /// These options with `min_points` lattice points per shift in the first round.
+    pub fn with_min_points(self, min_points: usize) -> Self {
+        Self { min_points, ..self }
+    }
+
+    /// These options with at most `max_points` integrand evaluations.
+    pub fn with_max_points(self, max_points: usize) -> Self {
+        Self { max_points, ..self }
+    }
+
+    /// These options with singularity threshold `singular_tol`.
+    pub fn with_singular_tol(self, singular_tol: f64) -> Self {
+        Self {
+            singular_tol,
+            ..self
+        }
+    }
+
     /// Checks every option; the error names the first bad one.
     pub fn validate(&self) -> Result<()> {
         let bad = |name, value: f64, allowed| {
@@ -90,20 +127,6 @@ impl GenzOptions {
             return bad("singular_tol", self.singular_tol, "a number in (0, 1e-2]");
         }
         Ok(())
-    }
-}
-
-/// SplitMix64: a tiny, well-mixed generator for the lattice shifts (no dependency needed).
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_f64(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        (z >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 }
 
@@ -171,7 +194,8 @@ pub(crate) fn check_covariance(name: &'static str, cov: &[f64], d: usize) -> Res
 
 /// `P(X > 0)` componentwise for `X ~ N(mean, cov)` (`cov` is `d x d` row-major, positive
 /// semi-definite), with an estimate of its absolute error (0 where the result is exact:
-/// `d <= 2` after removing zero-variance components, or rank <= 1).
+/// `d <= 2` after removing zero-variance components, or one of the factor structures of
+/// [`crate::orthant_estimate`], which evaluates them by quadrature and states their bound).
 ///
 /// ```
 /// use imbalance_theory::{orthant_probability, GenzOptions};
@@ -194,73 +218,19 @@ pub fn orthant_probability(mean: &[f64], cov: &[f64], opts: &GenzOptions) -> Res
             allowed: "entries must be finite",
         });
     }
-    Ok(orthant_core(mean, cov, opts)?.0)
-}
-
-/// The orthant probability and, separately, `1 - P` computed without cancellation where the
-/// problem is one-dimensional. Inputs already validated.
-fn orthant_core(mean: &[f64], cov: &[f64], opts: &GenzOptions) -> Result<((f64, f64), f64)> {
-    let d = mean.len();
-    let max_var = (0..d).map(|i| cov[i * d + i]).fold(0.0, f64::max);
-    // 1. Deterministic components.
-    let mut keep = Vec::with_capacity(d);
-    for i in 0..d {
-        if cov[i * d + i] <= 1e-14 * max_var || max_var == 0.0 {
-            if mean[i] <= 0.0 {
-                return Ok(((0.0, 0.0), 1.0));
-            }
-        } else {
-            keep.push(i);
-        }
-    }
-    let m = keep.len();
-    if m == 0 {
-        return Ok(((1.0, 0.0), 0.0));
-    }
-    let sd: Vec<f64> = keep.iter().map(|&i| cov[i * d + i].sqrt()).collect();
-    let lower: Vec<f64> = keep.iter().zip(&sd).map(|(&i, s)| -mean[i] / s).collect();
-    let corr: Vec<f64> = (0..m * m)
-        .map(|ij| {
-            let (a, b) = (ij / m, ij % m);
-            if a == b {
-                1.0
-            } else {
-                cov[keep[a] * d + keep[b]] / (sd[a] * sd[b])
-            }
-        })
-        .collect();
-    match m {
-        1 => {
-            let p = normal_sf(lower[0]);
-            Ok(((p, 0.0), normal_cdf(lower[0])))
-        }
-        2 => {
-            if corr[1].abs() > 1.0 + 1e-8 {
-                return Err(Error::NotPsd {
-                    name: "cov",
-                    pivot: 1.0 - corr[1] * corr[1],
-                });
-            }
-            let p = bivariate_normal_upper(lower[0], lower[1], corr[1]);
-            Ok(((p, 0.0), 1.0 - p))
-        }
-        _ => {
-            if let Some(b) = one_factor_loadings(&corr, m) {
-                // X_i = b_i eta + c_i eps_i >= a_i: a one-dimensional integral.
-                let mu: Vec<f64> = lower.iter().map(|a| -a).collect();
-                let c: Vec<f64> = b.iter().map(|bi| (1.0 - bi * bi).max(0.0).sqrt()).collect();
-                let (p, q) = one_factor_orthant(&mu, &b, &c, 1e-12);
-                return Ok(((p, 0.0), q));
-            }
-            let (p, err) = genz(&lower, &corr, m, opts)?;
-            Ok(((p, err), 1.0 - p))
-        }
-    }
+    // The deterministic paths count as exact here ([`crate::orthant_estimate`] reports their
+    // quadrature and structure bounds, all below `abs_tol`).
+    let est = crate::orthant::orthant_unchecked(mean, cov, opts)?;
+    let err = match est.method {
+        crate::OrthantMethod::Genz { .. } => est.error_bound,
+        _ => 0.0,
+    };
+    Ok((est.probability, err))
 }
 
 /// Loadings `b` with `corr_ij = b_i b_j` for all `i != j` (to 1e-10) and `b_i^2 <= 1`, if the
 /// correlation matrix (unit diagonal, `m >= 3`) has this one-factor form; `None` otherwise.
-fn one_factor_loadings(corr: &[f64], m: usize) -> Option<Vec<f64>> {
+pub(crate) fn one_factor_loadings(corr: &[f64], m: usize) -> Option<Vec<f64>> {
     const TOL: f64 = 1e-10;
     let mut best = (0, 1, 0.0f64);
     for i in 0..m {
@@ -491,7 +461,12 @@ impl Factor {
 }
 
 /// Steps 2-3 for `m >= 3` unit-variance variables with lower bounds `lower`.
-fn genz(lower: &[f64], corr: &[f64], m: usize, opts: &GenzOptions) -> Result<(f64, f64)> {
+pub(crate) fn genz(
+    lower: &[f64],
+    corr: &[f64],
+    m: usize,
+    opts: &GenzOptions,
+) -> Result<(f64, f64)> {
     let f = factorise(lower, corr, m, opts.singular_tol)?;
     let mut s = vec![0.0; m];
     let (a0, b0) = f.interval(0, &s);
@@ -499,12 +474,21 @@ fn genz(lower: &[f64], corr: &[f64], m: usize, opts: &GenzOptions) -> Result<(f6
     if f.rank == 1 || e0 == 0.0 {
         return Ok((e0, 0.0));
     }
-    let dim = f.rank - 1;
+    Ok(lattice_rule(f.rank - 1, opts, |u| f.integrand(u, &mut s)))
+}
+
+/// Step 3's randomised lattice rule: the mean of `integrand` over `[0,1]^dim` (dim >= 1) and
+/// 3 standard errors over the random shifts, with the point schedule of [`GenzOptions`].
+pub(crate) fn lattice_rule(
+    dim: usize,
+    opts: &GenzOptions,
+    mut integrand: impl FnMut(&[f64]) -> f64,
+) -> (f64, f64) {
     let q: Vec<f64> = primes(dim)
         .iter()
         .map(|&p| (p as f64).sqrt().fract())
         .collect();
-    let mut rng = SplitMix64(opts.seed);
+    let mut rng = SplitMix64::new(opts.seed);
     let shifts: Vec<Vec<f64>> = (0..opts.shifts)
         .map(|_| (0..dim).map(|_| rng.next_f64()).collect())
         .collect();
@@ -519,7 +503,7 @@ fn genz(lower: &[f64], corr: &[f64], m: usize, opts: &GenzOptions) -> Result<(f6
                     let z = (i as f64 * q[k] + shift[k]).fract();
                     u[k] = (2.0 * z - 1.0).abs();
                 }
-                *sum += f.integrand(&u, &mut s);
+                *sum += integrand(&u);
             }
         }
         done = target;
@@ -529,7 +513,7 @@ fn genz(lower: &[f64], corr: &[f64], m: usize, opts: &GenzOptions) -> Result<(f6
             / (means.len() * (means.len() - 1)) as f64;
         let err = 3.0 * var.sqrt();
         if err <= opts.abs_tol || 2 * done * opts.shifts > opts.max_points {
-            return Ok((mean.clamp(0.0, 1.0), err));
+            return (mean.clamp(0.0, 1.0), err);
         }
         target = 2 * done;
     }
@@ -548,49 +532,7 @@ pub fn class_error(
     offsets: &[f64],
     opts: &GenzOptions,
 ) -> Result<f64> {
-    opts.validate()?;
-    let k = logit_mean.len();
-    if k < 2 {
-        return Err(Error::TooFewClasses { k });
-    }
-    if y >= k {
-        return Err(Error::ClassOutOfRange { class: y, k });
-    }
-    if offsets.len() != k {
-        return Err(Error::WrongLength {
-            name: "offsets",
-            got: offsets.len(),
-            expected: k,
-        });
-    }
-    check_covariance("logit_cov", logit_cov, k)?;
-    for (name, v) in [("logit_mean", logit_mean), ("offsets", offsets)] {
-        if let Some((i, &x)) = v.iter().enumerate().find(|(_, x)| !x.is_finite()) {
-            return Err(Error::BadEntry {
-                name,
-                row: i,
-                col: 0,
-                value: x,
-                allowed: "entries must be finite",
-            });
-        }
-    }
-    let others: Vec<usize> = (0..k).filter(|&c| c != y).collect();
-    let mean: Vec<f64> = others
-        .iter()
-        .map(|&c| logit_mean[y] + offsets[y] - logit_mean[c] - offsets[c])
-        .collect();
-    let s = |a: usize, b: usize| logit_cov[a * k + b];
-    let cov: Vec<f64> = others
-        .iter()
-        .flat_map(|&c| {
-            others
-                .iter()
-                .map(move |&c2| s(y, y) - s(y, c2) - s(c, y) + s(c, c2))
-        })
-        .collect();
-    let ((_, _), complement) = orthant_core(&mean, &cov, opts)?;
-    Ok(complement.clamp(0.0, 1.0))
+    Ok(crate::orthant::class_error_estimate(logit_mean, logit_cov, y, offsets, opts)?.complement)
 }
 
 #[cfg(test)]

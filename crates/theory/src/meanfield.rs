@@ -21,25 +21,35 @@
 //! `alpha_ck > 0`. It is solved exactly by a primal active-set (Lawson-Hanson) method on the
 //! diagonally scaled Hessian, to a KKT violation of 1e-12.
 
-use imbalance_gradflow::Horizon;
-use imbalance_gradflow::ode::{OdeOptions, integrate};
+use imbalance_core::Horizon;
+use imbalance_core::ode::{OdeOptions, integrate};
 use imbalance_losses::Method;
 
 use rayon::prelude::*;
 
-use crate::genz::{GenzOptions, class_error};
-use crate::{Error, MixtureStats, Result};
+use crate::genz::GenzOptions;
+use crate::orthant::{OrthantEstimate, class_error_estimate};
+use crate::{Error, MixtureStats, NoiseModel, Result};
 
 /// Options of [`predict`] and of everything built on it.
+///
+/// `#[non_exhaustive]`: start from [`PredictOptions::default`] and use the `with_*` setters (or
+/// set the public fields of a default value):
+///
+/// ```
+/// use imbalance_theory::{OdeOptions, PredictOptions};
+/// let opts = PredictOptions::default()
+///     .with_ode(OdeOptions::default().with_rtol(1e-8))
+///     .with_refinement(false);
+/// assert_eq!((opts.ode.rtol, opts.refinement), (1e-8, false));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct PredictOptions {
-    /// Relative tolerance of the ODE solver, > 0. Default 1e-6.
-    pub rtol: f64,
-    /// Absolute tolerance of the ODE solver on the training logits (the state is scaled so that
-    /// it is of the size of the logits), >= 0. Default 1e-9.
-    pub atol: f64,
-    /// Step limit of the ODE solver. Default 100 000.
-    pub max_steps: usize,
+    /// Options of the mean-field ODE solver (finite T). The tolerances apply to the training
+    /// logits (the state is scaled so that it is of their size); `t0 = None` (the default)
+    /// means automatic: `n / lambda`, with `lambda` the largest diagonal entry of the logit map.
+    pub ode: OdeOptions,
     /// Options of the orthant probabilities (K >= 4).
     pub genz: GenzOptions,
     /// Add the training-set fluctuation of the logit means to the covariance (THEORY §4,
@@ -56,9 +66,7 @@ pub struct PredictOptions {
 impl Default for PredictOptions {
     fn default() -> Self {
         Self {
-            rtol: 1e-6,
-            atol: 1e-9,
-            max_steps: 100_000,
+            ode: OdeOptions::default(),
             genz: GenzOptions::default(),
             refinement: true,
             finite_n: false,
@@ -67,24 +75,30 @@ impl Default for PredictOptions {
 }
 
 impl PredictOptions {
-    /// Checks every option; the error names the first bad one.
+    /// These options with ODE options `ode`.
+    pub fn with_ode(self, ode: OdeOptions) -> Self {
+        Self { ode, ..self }
+    }
+
+    /// These options with orthant-probability options `genz`.
+    pub fn with_genz(self, genz: GenzOptions) -> Self {
+        Self { genz, ..self }
+    }
+
+    /// These options with the training-set refinement on or off.
+    pub fn with_refinement(self, refinement: bool) -> Self {
+        Self { refinement, ..self }
+    }
+
+    /// These options with the finite-n correction on or off.
+    pub fn with_finite_n(self, finite_n: bool) -> Self {
+        Self { finite_n, ..self }
+    }
+
+    /// Checks every option (the ODE's, then the orthant probabilities'); the error names the
+    /// first bad one.
     pub fn validate(&self) -> Result<()> {
-        let bad = |name, value: f64, allowed| {
-            Err(Error::BadValue {
-                name,
-                value,
-                allowed,
-            })
-        };
-        if !(self.rtol > 0.0 && self.rtol.is_finite()) {
-            return bad("rtol", self.rtol, "a finite number > 0");
-        }
-        if !(self.atol >= 0.0 && self.atol.is_finite()) {
-            return bad("atol", self.atol, "a finite number >= 0");
-        }
-        if self.max_steps == 0 {
-            return bad("max_steps", 0.0, "at least 1");
-        }
+        self.ode.validate()?;
         self.genz.validate()
     }
 }
@@ -100,10 +114,13 @@ pub struct Prediction {
     pub worst_class_error: f64,
     /// Per true class y: the mean `m_y` of the K test logits of a class-y point.
     pub logit_means: Vec<Vec<f64>>,
-    /// Per true class y: the K x K covariance (row-major) of the test logits of a class-y point
-    /// (`S`, plus the refinement term when enabled). With isotropic noise and equal-norm means
-    /// every class has the same matrix.
+    /// The distinct K x K covariances (row-major) of the test logits (`S`, plus the refinement
+    /// term when enabled): class y's is `logit_cov[logit_cov_index[y]]` (see
+    /// [`Prediction::logit_cov_of`]). One matrix per distinct law, not per class, because K
+    /// of them would take K^3 floats: with isotropic noise and equal-norm means there is one.
     pub logit_cov: Vec<Vec<f64>>,
+    /// Per true class y: the index in `logit_cov` of its covariance.
+    pub logit_cov_index: Vec<usize>,
     /// Offsets added to the logits at prediction time (post-hoc logit adjustment), length K.
     pub offsets: Vec<f64>,
     /// The mean-field dual, K x K row-major: row c is `a^(c)`. At T = infinity it is the
@@ -113,6 +130,15 @@ pub struct Prediction {
     /// T = infinity, where the max-margin problem is solved directly): a deterministic work
     /// count, each costing O(K^3) at most.
     pub rhs_evals: usize,
+    /// Per class: how its error was computed (method, error bound; `complement` is the error).
+    pub orthant: Vec<OrthantEstimate>,
+}
+
+impl Prediction {
+    /// The K x K covariance (row-major) of the test logits of a class-`y` point.
+    pub fn logit_cov_of(&self, y: usize) -> &[f64] {
+        &self.logit_cov[self.logit_cov_index[y]]
+    }
 }
 
 /// `G / lambda` with `z^(c) = sum_c' G_cc' a^(c')` and the scale `lambda` (the largest diagonal).
@@ -184,12 +210,7 @@ fn flow_dual(
     let n = stats.n() as f64;
     // State b = lambda * a (of the size of the logits); db/dt = -(lambda / n) g(z, c).
     let rate = lambda / n;
-    let ode = OdeOptions {
-        rtol: opts.rtol,
-        atol: opts.atol,
-        max_steps: opts.max_steps,
-        t0: 1.0 / rate,
-    };
+    let ode = opts.ode.with_t0(Some(opts.ode.t0.unwrap_or(1.0 / rate)));
     let mut z = vec![0.0; k];
     let mut grad = vec![0.0; k];
     let m = stats.mean_gram();
@@ -539,58 +560,229 @@ fn logit_law_scaled(
     refinement: bool,
     noise_factor: f64,
 ) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+    let all: Vec<usize> = (0..stats.k()).collect();
+    let law = grouped_logit_law(stats, a, refinement, noise_factor, &all);
+    let covs = law.index.iter().map(|&i| law.covs[i].clone()).collect();
+    (law.means, covs)
+}
+
+/// The test-logit law with one covariance per distinct matrix: `covs[index[y]]` is `S_y`.
+struct GroupedLaw {
+    means: Vec<Vec<f64>>,
+    covs: Vec<Vec<f64>>,
+    index: Vec<usize>,
+}
+
+/// The law of [`logit_law_scaled`], computing `S_y` only for the classes `y = group[y]` (their
+/// exchangeable classes get the same matrix) and only once per distinct matrix: with isotropic
+/// noise `S_y` depends on y only through the scalar `nf sigma^4 p + [refinement] sigma^2 M_yy`
+/// (one matrix for equal-norm means, whatever K). Storing every `S_y` would take K^3 floats.
+fn grouped_logit_law(
+    stats: &MixtureStats,
+    a: &[f64],
+    refinement: bool,
+    noise_factor: f64,
+    group: &[usize],
+) -> GroupedLaw {
     let k = stats.k();
     assert_eq!(a.len(), k * k, "dual must be K x K");
     let counts: Vec<f64> = stats.counts().iter().map(|&c| c as f64).collect();
     let m = stats.mean_gram();
     // na[c][j] = n_c a^(c)_j
     let na: Vec<f64> = (0..k * k).map(|cj| counts[cj / k] * a[cj]).collect();
+    // m_y = sum_c M_cy na[c], skipping the zeros of M (orthogonal means: one term).
     let means = (0..k)
         .map(|y| {
-            (0..k)
-                .map(|j| (0..k).map(|c| m[c * k + y] * na[c * k + j]).sum())
-                .collect()
+            let mut row = vec![0.0; k];
+            for c in 0..k {
+                let mcy = m[c * k + y];
+                if mcy != 0.0 {
+                    for j in 0..k {
+                        row[j] += mcy * na[c * k + j];
+                    }
+                }
+            }
+            row
         })
         .collect();
-    let covs = (0..k)
-        .map(|y| {
-            // t = Q^y (n o A): t[c][j] = sum_c' Q_cc' na[c'][j]
-            let mut t = vec![0.0; k * k];
+    let isotropic = matches!(stats.noise(), NoiseModel::Isotropic { .. });
+    // The per-class weight of the rank-one terms: n_c * diag * a a^T = diag / n_c * na na^T.
+    let diag = |c: usize, y: usize| {
+        let mut d = noise_factor * stats.noise_trace_prod(c, y);
+        if refinement {
+            d += stats.mean_cov(c, y, y);
+        }
+        d
+    };
+    let mut covs: Vec<Vec<f64>> = Vec::new();
+    let mut keys: Vec<(usize, u64)> = Vec::new();
+    let mut index = vec![usize::MAX; k];
+    for y in 0..k {
+        if group[y] != y {
+            continue;
+        }
+        // Classes whose S_y is the same matrix share a key.
+        let key = if isotropic {
+            (0, diag(0, y).to_bits())
+        } else {
+            (1, y as u64)
+        };
+        if let Some(i) = keys.iter().position(|&kk| kk == key) {
+            index[y] = i;
+            continue;
+        }
+        let w: Vec<f64> = (0..k).map(|c| diag(c, y) / counts[c]).collect();
+        let cov = match grouped_cov(stats, &na, y, &w, group) {
+            Some(s) => s,
+            None => logit_cov_of(stats, &na, y, &w),
+        };
+        covs.push(cov);
+        keys.push(key);
+        index[y] = covs.len() - 1;
+    }
+    for y in 0..k {
+        index[y] = index[group[y]];
+    }
+    GroupedLaw { means, covs, index }
+}
+
+/// Below this K the O(K^3) sum of [`logit_cov_of`] is cheap, and keeping it keeps the
+/// committed small-K results bit for bit.
+const GROUPED_COV_MIN_K: usize = 64;
+
+/// [`logit_cov_of`] in O(K^2 + G^3) for G groups of exchangeable classes, when `Q^y` is
+/// diagonal and the dual has the group structure of [`flow_dual`]'s decoupled path: row c of
+/// group h is `D_h` at c and `V_h(g)` at a class of group g. Then `S_ij` depends only on the
+/// groups of i and j and on whether i = j. `None` when the structure is absent (checked
+/// exactly) or when it would not pay.
+fn grouped_cov(
+    stats: &MixtureStats,
+    na: &[f64],
+    y: usize,
+    w: &[f64],
+    group: &[usize],
+) -> Option<Vec<f64>> {
+    let k = stats.k();
+    let reps: Vec<usize> = (0..k).filter(|&c| group[c] == c).collect();
+    let g = reps.len();
+    if k < GROUPED_COV_MIN_K || 2 * g > k {
+        return None;
+    }
+    let gi: Vec<usize> = group
+        .iter()
+        .map(|r| reps.binary_search(r).expect("a group's root is a rep"))
+        .collect();
+    let mut size = vec![0.0; g];
+    gi.iter().for_each(|&h| size[h] += 1.0);
+    // e_c = Q_cc + w_c, D_h, V_h(b) (0 where undefined: a group of one), all checked exactly.
+    let e_of = |c: usize| stats.mean_cov(y, c, c) + w[c];
+    let mut e = vec![f64::NAN; g];
+    let mut dh = vec![f64::NAN; g];
+    let mut v = vec![f64::NAN; g * g];
+    for c in 0..k {
+        let h = gi[c];
+        let same = |slot: &mut f64, x: f64| {
+            if slot.is_nan() {
+                *slot = x;
+                true
+            } else {
+                *slot == x
+            }
+        };
+        if !same(&mut e[h], e_of(c)) || !same(&mut dh[h], na[c * k + c]) {
+            return None;
+        }
+        for j in (0..k).filter(|&j| j != c) {
+            if stats.mean_cov(y, c, j) != 0.0 || !same(&mut v[h * g + gi[j]], na[c * k + j]) {
+                return None;
+            }
+        }
+    }
+    v.iter_mut().filter(|x| x.is_nan()).for_each(|x| *x = 0.0);
+    let vv = |h: usize, b: usize| v[h * g + b];
+    // T_ab = sum_h n_h e_h V_h(a) V_h(b); S_ij removes the terms of c = i, j and adds their
+    // true rows (D at the own coordinate).
+    let t: Vec<f64> = (0..g * g)
+        .map(|ab| {
+            let (a, b) = (ab / g, ab % g);
+            (0..g).map(|h| size[h] * e[h] * vv(h, a) * vv(h, b)).sum()
+        })
+        .collect();
+    let off: Vec<f64> = (0..g * g)
+        .map(|ab| {
+            let (a, b) = (ab / g, ab % g);
+            t[ab] - e[a] * vv(a, a) * vv(a, b) - e[b] * vv(b, a) * vv(b, b)
+                + e[a] * dh[a] * vv(a, b)
+                + e[b] * vv(b, a) * dh[b]
+        })
+        .collect();
+    let on: Vec<f64> = (0..g)
+        .map(|a| t[a * g + a] - e[a] * vv(a, a) * vv(a, a) + e[a] * dh[a] * dh[a])
+        .collect();
+    let mut s = vec![0.0; k * k];
+    for i in 0..k {
+        for j in 0..k {
+            s[i * k + j] = if i == j {
+                on[gi[i]]
+            } else {
+                // Symmetric: the smaller group index first.
+                let (a, b) = (gi[i].min(gi[j]), gi[i].max(gi[j]));
+                off[a * g + b]
+            };
+        }
+    }
+    Some(s)
+}
+
+/// `S_y = na^T Q^y na + sum_c w_c na[c] na[c]^T` (K x K), with `Q^y_cc' = mu_c^T Sigma_y mu_c'`.
+fn logit_cov_of(stats: &MixtureStats, na: &[f64], y: usize, w: &[f64]) -> Vec<f64> {
+    let k = stats.k();
+    // u[c][j] = sum_c' Q_cc' na[c'][j] + w_c na[c][j]
+    let mut u = vec![0.0; k * k];
+    for c in 0..k {
+        let row = &mut u[c * k..(c + 1) * k];
+        for c2 in 0..k {
+            let q = stats.mean_cov(y, c, c2);
+            if q != 0.0 {
+                for j in 0..k {
+                    row[j] += q * na[c2 * k + j];
+                }
+            }
+        }
+        for j in 0..k {
+            row[j] += w[c] * na[c * k + j];
+        }
+    }
+    // s[i][j] = sum_c na[c][i] u[c][j]: rows in parallel, blocks of rows sharing each row of
+    // u while it is in cache; every entry sums over c in the same order (thread-independent).
+    const BLOCK: usize = 8;
+    let mut s = vec![0.0; k * k];
+    s.par_chunks_mut(BLOCK * k)
+        .enumerate()
+        .for_each(|(b, rows)| {
+            let i0 = b * BLOCK;
+            let nb = rows.len() / k;
             for c in 0..k {
-                for c2 in 0..k {
-                    let q = stats.mean_cov(y, c, c2);
-                    if q != 0.0 {
-                        for j in 0..k {
-                            t[c * k + j] += q * na[c2 * k + j];
+                let uc = &u[c * k..(c + 1) * k];
+                for r in 0..nb {
+                    let x = na[c * k + i0 + r];
+                    if x != 0.0 {
+                        for (sv, &uv) in rows[r * k..(r + 1) * k].iter_mut().zip(uc) {
+                            *sv += x * uv;
                         }
                     }
                 }
             }
-            let mut s = vec![0.0; k * k];
-            for c in 0..k {
-                let mut diag = noise_factor * stats.noise_trace_prod(c, y);
-                if refinement {
-                    diag += stats.mean_cov(c, y, y);
-                }
-                let w = diag / counts[c]; // n_c * diag * a a^T = diag / n_c * na na^T
-                for i in 0..k {
-                    for j in 0..k {
-                        s[i * k + j] += na[c * k + i] * (t[c * k + j] + w * na[c * k + j]);
-                    }
-                }
-            }
-            // Symmetrise away round-off.
-            for i in 0..k {
-                for j in 0..i {
-                    let v = 0.5 * (s[i * k + j] + s[j * k + i]);
-                    s[i * k + j] = v;
-                    s[j * k + i] = v;
-                }
-            }
-            s
-        })
-        .collect();
-    (means, covs)
+        });
+    // Symmetrise away round-off.
+    for i in 0..k {
+        for j in 0..i {
+            let v = 0.5 * (s[i * k + j] + s[j * k + i]);
+            s[i * k + j] = v;
+            s[j * k + i] = v;
+        }
+    }
+    s
 }
 
 /// Per-class errors from a dual and prediction offsets.
@@ -602,23 +794,28 @@ pub(crate) fn prediction_from_dual(
     opts: &PredictOptions,
 ) -> Result<Prediction> {
     let k = stats.k();
-    let (logit_means, logit_cov) = logit_law_scaled(stats, &dual, opts.refinement, noise_factor);
-    // Exchangeable classes have the same error: compute it once per group.
+    // Exchangeable classes have the same law and error: compute them once per group.
+    let group = stats.exchangeable_groups();
+    let law = grouped_logit_law(stats, &dual, opts.refinement, noise_factor, &group);
+    let (logit_means, logit_cov, logit_cov_index) = (law.means, law.covs, law.index);
     // Each orthant probability is deterministic (fixed seed), so computing them in parallel
     // gives the same result for any number of threads.
-    let group = stats.exchangeable_groups();
     let reps: Vec<usize> = (0..k).filter(|&y| group[y] == y).collect();
     let rep_errors = reps
         .par_iter()
-        .map(|&y| class_error(&logit_means[y], &logit_cov[y], y, &offsets, &opts.genz))
-        .collect::<Result<Vec<f64>>>()?;
-    let per_class_error: Vec<f64> = (0..k)
+        .map(|&y| {
+            let cov = &logit_cov[logit_cov_index[y]];
+            class_error_estimate(&logit_means[y], cov, y, &offsets, &opts.genz)
+        })
+        .collect::<Result<Vec<OrthantEstimate>>>()?;
+    let orthant: Vec<OrthantEstimate> = (0..k)
         .map(|y| {
             rep_errors[reps
                 .binary_search(&group[y])
                 .expect("a group's root is a rep")]
         })
         .collect();
+    let per_class_error: Vec<f64> = orthant.iter().map(|e| e.complement).collect();
     let balanced_error = per_class_error.iter().sum::<f64>() / k as f64;
     let worst_class_error = per_class_error.iter().copied().fold(0.0, f64::max);
     Ok(Prediction {
@@ -627,9 +824,11 @@ pub(crate) fn prediction_from_dual(
         worst_class_error,
         logit_means,
         logit_cov,
+        logit_cov_index,
         offsets,
         dual,
         rhs_evals: 0,
+        orthant,
     })
 }
 
@@ -638,10 +837,10 @@ pub(crate) fn prediction_from_dual(
 ///
 /// ```
 /// use imbalance_theory::{predict, MixtureStats, PredictOptions};
-/// use imbalance_gradflow::Horizon;
+/// use imbalance_theory::Horizon;
 /// use imbalance_losses::{Loss, Method};
 ///
-/// let stats = MixtureStats::orthogonal(vec![200, 20], 5.0, 1.0, 2000)?;
+/// let stats = MixtureStats::orthogonal(vec![200, 20], 2000, 5.0, 1.0)?;
 /// let ce = predict(&stats, &Method::Ce, Horizon::Finite(1e4), &PredictOptions::default())?;
 /// let la = predict(&stats, &Method::La { tau: 1.0 }, Horizon::Finite(1e4), &PredictOptions::default())?;
 /// assert!(la.per_class_error[1] < ce.per_class_error[1]); // LA helps the minority class

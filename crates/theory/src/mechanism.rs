@@ -1,7 +1,7 @@
 //! The mechanism of minority failure, as numbers (THEORY §4): per classifier row, the signal
 //! norm and the noise norm contributed by each source class.
 
-use imbalance_gradflow::Horizon;
+use imbalance_core::Horizon;
 use imbalance_losses::Method;
 
 use crate::meanfield::{PredictOptions, mean_field_dual};
@@ -75,7 +75,7 @@ pub fn mechanism(
 
 /// Eigen-decomposition of a symmetric K x K matrix by cyclic Jacobi rotations:
 /// (eigenvalues, eigenvectors as columns of a row-major matrix).
-fn sym_eigen(a: &[f64], k: usize) -> (Vec<f64>, Vec<f64>) {
+pub(crate) fn sym_eigen(a: &[f64], k: usize) -> (Vec<f64>, Vec<f64>) {
     let mut a = a.to_vec();
     let mut v: Vec<f64> = (0..k * k)
         .map(|ij| if ij / k == ij % k { 1.0 } else { 0.0 })

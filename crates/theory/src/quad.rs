@@ -118,6 +118,17 @@ fn ln_phi(t: f64) -> f64 {
 /// with `c_i = 0` are indicator constraints on `eta`; a component with `b_i = c_i = 0` is a sign
 /// check of `mu_i`. Returns (P, 1 - P).
 pub fn one_factor_orthant(mu: &[f64], b: &[f64], c: &[f64], tol: f64) -> (f64, f64) {
+    let (p, q, _) = one_factor_orthant_with_error(mu, b, c, tol);
+    (p, q)
+}
+
+/// [`one_factor_orthant`] with the quadrature's error estimate: (P, 1 - P, error).
+pub(crate) fn one_factor_orthant_with_error(
+    mu: &[f64],
+    b: &[f64],
+    c: &[f64],
+    tol: f64,
+) -> (f64, f64, f64) {
     // phi puts mass 2e-19 outside [-9, 9]: far below any accuracy asked for.
     const RANGE: f64 = 9.0;
     let (mut lo, mut hi) = (-RANGE, RANGE);
@@ -137,11 +148,11 @@ pub fn one_factor_orthant(mu: &[f64], b: &[f64], c: &[f64], tol: f64) -> (f64, f
         } else if b[i] < 0.0 {
             hi = hi.min(-mu[i] / b[i]);
         } else if mu[i] <= 0.0 {
-            return (0.0, 1.0);
+            return (0.0, 1.0, 0.0);
         }
     }
     if lo >= hi {
-        return (0.0, 1.0);
+        return (0.0, 1.0, 0.0);
     }
     // Mass of eta outside [lo, hi] fails for sure.
     let outside = normal_cdf(lo) + normal_sf(hi);
@@ -152,10 +163,10 @@ pub fn one_factor_orthant(mu: &[f64], b: &[f64], c: &[f64], tol: f64) -> (f64, f
             .sum();
         normal_pdf(x) * -s.exp_m1()
     };
-    let (q, _) = integrate_adaptive(integrand, lo, hi, tol, 4, 2000);
+    let (q, err) = integrate_adaptive(integrand, lo, hi, tol, 4, 2000);
     let fail = (outside + q).clamp(0.0, 1.0);
     let p_inside = normal_interval_mass(lo, hi);
-    ((p_inside - q).clamp(0.0, 1.0), fail)
+    ((p_inside - q).clamp(0.0, 1.0), fail, err)
 }
 
 /// `Phi(hi) - Phi(lo)`.

@@ -1,6 +1,6 @@
 //! Normal distribution functions: `Phi`, its inverse, and the bivariate upper orthant.
 //!
-//! `erfc` is a port of FreeBSD msun's `s_erf.c` (copyright notice below, as its licence asks);
+//! `erfc` is the `libm` crate's (a port of FreeBSD msun's `s_erf.c`);
 //! `Phi(x) = erfc(-x / sqrt 2) / 2` with a first-order correction for the rounding of
 //! `x / sqrt 2`, which otherwise costs up to ~1e-13 relative accuracy deep in the lower tail.
 //! The inverse is Wichura's AS 241 (PPND16, ~1e-16 relative). The bivariate routine is Genz's
@@ -9,147 +9,17 @@
 // The coefficient tables are copied digit for digit from their published sources.
 #![allow(clippy::excessive_precision)]
 
-/* The erfc below is derived from FreeBSD /usr/src/lib/msun/src/s_erf.c:
- * ====================================================
- * Copyright (C) 1993 by Sun Microsystems, Inc. All rights reserved.
- *
- * Developed at SunPro, a Sun Microsystems, Inc. business.
- * Permission to use, copy, modify, and distribute this
- * software is freely granted, provided that this notice
- * is preserved.
- * ====================================================
- */
-
-const ERX: f64 = 8.45062911510467529297e-01;
-const PP: [f64; 5] = [
-    1.28379167095512558561e-01,
-    -3.25042107247001499370e-01,
-    -2.84817495755985104766e-02,
-    -5.77027029648944159157e-03,
-    -2.37630166566501626084e-05,
-];
-const QQ: [f64; 5] = [
-    3.97917223959155352819e-01,
-    6.50222499887672944485e-02,
-    5.08130628187576562776e-03,
-    1.32494738004321644526e-04,
-    -3.96022827877536812320e-06,
-];
-const PA: [f64; 7] = [
-    -2.36211856075265944077e-03,
-    4.14856118683748331666e-01,
-    -3.72207876035701323847e-01,
-    3.18346619901161753674e-01,
-    -1.10894694282396677476e-01,
-    3.54783043256182359371e-02,
-    -2.16637559486879084300e-03,
-];
-const QA: [f64; 6] = [
-    1.06420880400844228286e-01,
-    5.40397917702171048937e-01,
-    7.18286544141962662868e-02,
-    1.26171219808761642112e-01,
-    1.36370839120290507362e-02,
-    1.19844998467991074170e-02,
-];
-const RA: [f64; 8] = [
-    -9.86494403484714822705e-03,
-    -6.93858572707181764372e-01,
-    -1.05586262253232909814e+01,
-    -6.23753324503260060396e+01,
-    -1.62396669462573470355e+02,
-    -1.84605092906711035994e+02,
-    -8.12874355063065934246e+01,
-    -9.81432934416914548592e+00,
-];
-const SA: [f64; 8] = [
-    1.96512716674392571292e+01,
-    1.37657754143519042600e+02,
-    4.34565877475229228821e+02,
-    6.45387271733267880336e+02,
-    4.29008140027567833386e+02,
-    1.08635005541779435134e+02,
-    6.57024977031928170135e+00,
-    -6.04244152148580987438e-02,
-];
-const RB: [f64; 7] = [
-    -9.86494292470009928597e-03,
-    -7.99283237680523006574e-01,
-    -1.77579549177547519889e+01,
-    -1.60636384855821916062e+02,
-    -6.37566443368389627722e+02,
-    -1.02509513161107724954e+03,
-    -4.83519191608651397019e+02,
-];
-const SB: [f64; 7] = [
-    3.03380607434824582924e+01,
-    3.25792512996573918826e+02,
-    1.53672958608443695994e+03,
-    3.19985821950859553908e+03,
-    2.55305040643316442583e+03,
-    4.74528541206955367215e+02,
-    -2.24409524465858183362e+01,
-];
+/// The complementary error function: `libm::erfc` (FreeBSD msun's `s_erf.c`), about 1 ulp
+/// relative (measured against mpmath: at most 2.5 ulp on [-28, 28]).
+#[inline]
+pub fn erfc(x: f64) -> f64 {
+    libm::erfc(x)
+}
 
 /// Horner evaluation of `c[0] + c[1] x + ...`.
 #[inline]
 fn poly(c: &[f64], x: f64) -> f64 {
     c.iter().rev().fold(0.0, |acc, &ci| acc * x + ci)
-}
-
-/// `erfc(x)` for `|x| >= 0.84375`, `x` of either sign handled by the caller.
-#[inline]
-fn erfc_large(ix: u32, x: f64) -> f64 {
-    if ix < 0x3ff4_0000 {
-        // |x| < 1.25
-        let s = x.abs() - 1.0;
-        let p = poly(&PA, s);
-        let q = 1.0 + s * poly(&QA, s);
-        return 1.0 - ERX - p / q;
-    }
-    let x = x.abs();
-    let s = 1.0 / (x * x);
-    let (r, big_s) = if ix < 0x4006_db6d {
-        // |x| < 1/0.35
-        (poly(&RA, s), 1.0 + s * poly(&SA, s))
-    } else {
-        (poly(&RB, s), 1.0 + s * poly(&SB, s))
-    };
-    let z = f64::from_bits(x.to_bits() & 0xffff_ffff_0000_0000);
-    (-z * z - 0.5625).exp() * ((z - x) * (z + x) + r / big_s).exp() / x
-}
-
-/// The complementary error function, relative accuracy about 1 ulp.
-pub fn erfc(x: f64) -> f64 {
-    if x.is_nan() {
-        return f64::NAN;
-    }
-    let hi = (x.to_bits() >> 32) as u32;
-    let negative = hi >> 31 != 0;
-    let ix = hi & 0x7fff_ffff;
-    if ix >= 0x7ff0_0000 {
-        return if negative { 2.0 } else { 0.0 };
-    }
-    if ix < 0x3feb_0000 {
-        // |x| < 0.84375
-        if ix < 0x3c70_0000 {
-            return 1.0 - x;
-        }
-        let z = x * x;
-        let r = poly(&PP, z);
-        let s = 1.0 + z * poly(&QQ, z);
-        let y = r / s;
-        if negative || ix < 0x3fd0_0000 {
-            return 1.0 - (x + x * y);
-        }
-        return 0.5 - (x - 0.5 + x * y);
-    }
-    if ix < 0x403c_0000 {
-        // |x| < 28
-        let v = erfc_large(ix, x);
-        return if negative { 2.0 - v } else { v };
-    }
-    if negative { 2.0 } else { 0.0 }
 }
 
 /// `1/sqrt(2)` rounded to f64, and the rounding error (mpmath, 40 digits).

@@ -35,13 +35,7 @@ pub struct MixtureStats {
 }
 
 fn check_counts(counts: &[usize]) -> Result<()> {
-    if counts.len() < 2 {
-        return Err(Error::TooFewClasses { k: counts.len() });
-    }
-    match counts.iter().position(|&n| n == 0) {
-        Some(class) => Err(Error::EmptyClass { class }),
-        None => Ok(()),
-    }
+    Ok(imbalance_core::check_counts(counts)?)
 }
 
 /// Checks a K x K PSD matrix: shape, finite, symmetric, and PSD by a Cholesky with a tolerance.
@@ -53,6 +47,17 @@ pub(crate) fn check_psd(name: &'static str, m: &[f64], k: usize) -> Result<()> {
     }
     // Plain Cholesky of m + eps I: a clearly negative pivot means not PSD.
     let eps = 1e-10 * scale;
+    // A diagonal matrix (orthogonal means) is its own Cholesky factor squared: the pivots are
+    // the diagonal, so skip the O(K^3) elimination (K = 1000).
+    if (0..k * k).all(|ij| ij / k == ij % k || m[ij] == 0.0) {
+        return match (0..k).map(|j| m[j * k + j] + eps).find(|&d| d <= 0.0) {
+            Some(d) => Err(Error::NotPsd {
+                name,
+                pivot: d / scale,
+            }),
+            None => Ok(()),
+        };
+    }
     let mut l = vec![0.0; k * k];
     for j in 0..k {
         let mut d = m[j * k + j] + eps;
@@ -92,12 +97,13 @@ fn check_positive(name: &'static str, v: f64) -> Result<()> {
 
 impl MixtureStats {
     /// Isotropic noise `sigma * N(0, I_dim)` and class means with Gram matrix `mean_gram`
-    /// (K x K row-major, `M = mu mu^T`, symmetric PSD).
+    /// (K x K row-major, `M = mu mu^T`, symmetric PSD). The argument order is that of
+    /// `imbalance_gmm::Mixture::new`: counts, dimension, means, noise.
     pub fn isotropic(
         counts: Vec<usize>,
+        dim: usize,
         mean_gram: Vec<f64>,
         sigma: f64,
-        dim: usize,
     ) -> Result<Self> {
         check_counts(&counts)?;
         check_psd("mean_gram", &mean_gram, counts.len())?;
@@ -117,8 +123,9 @@ impl MixtureStats {
     }
 
     /// The default mixture of THEORY §1: orthogonal means `mu_c = snr * e_c` (so `M = snr^2 I`),
-    /// isotropic noise. `snr >= 0`, and `dim >= K` so that K orthogonal means exist.
-    pub fn orthogonal(counts: Vec<usize>, snr: f64, sigma: f64, dim: usize) -> Result<Self> {
+    /// isotropic noise. `snr >= 0`, and `dim >= K` so that K orthogonal means exist. The
+    /// argument order is that of `imbalance_gmm::Mixture::new`: counts, dimension, means, noise.
+    pub fn orthogonal(counts: Vec<usize>, dim: usize, snr: f64, sigma: f64) -> Result<Self> {
         check_counts(&counts)?;
         if !(snr >= 0.0 && snr.is_finite()) {
             return Err(Error::BadValue {
@@ -138,7 +145,7 @@ impl MixtureStats {
         let gram = (0..k * k)
             .map(|ij| if ij / k == ij % k { snr * snr } else { 0.0 })
             .collect();
-        Self::isotropic(counts, gram, sigma, dim)
+        Self::isotropic(counts, dim, gram, sigma)
     }
 
     /// Class-dependent noise covariances, through `tr Sigma_c` (`trace`, length K, > 0),
@@ -318,6 +325,35 @@ impl MixtureStats {
     /// statistics unchanged generate the groups). Exchangeable classes have equal predicted
     /// errors under every method, whose loss depends on the classes only through their counts.
     pub(crate) fn exchangeable_groups(&self) -> Vec<usize> {
+        let k = self.k();
+        let m = &self.mean_gram;
+        // Isotropic noise with exactly diagonal M: a swap leaves the statistics unchanged iff
+        // the counts and the two diagonal entries agree (what `swap_invariant` checks, in O(1)
+        // instead of O(K^2), so that K = 1000 costs K * groups tests, not K^4).
+        let diagonal = matches!(self.noise, NoiseModel::Isotropic { .. })
+            && (0..k * k).all(|ij| ij / k == ij % k || m[ij] == 0.0);
+        let invariant = |c: usize, d: usize| {
+            if diagonal {
+                let (x, y) = (m[c * k + c], m[d * k + d]);
+                self.counts[c] == self.counts[d] && (x - y).abs() <= 1e-12 * x.abs().max(y.abs())
+            } else {
+                self.swap_invariant(c, d)
+            }
+        };
+        let mut root: Vec<usize> = (0..k).collect();
+        let mut roots: Vec<usize> = Vec::new();
+        for d in 0..k {
+            match roots.iter().find(|&&c| invariant(c, d)) {
+                Some(&c) => root[d] = c,
+                None => roots.push(d),
+            }
+        }
+        root
+    }
+
+    #[cfg(test)]
+    /// [`Self::exchangeable_groups`] by the general O(K^4) test (to check the fast path).
+    pub(crate) fn exchangeable_groups_general(&self) -> Vec<usize> {
         let k = self.k();
         let mut root: Vec<usize> = (0..k).collect();
         for d in 0..k {

@@ -63,7 +63,7 @@ fn reproduces_the_mean_field_column_of_the_theory_table() {
     // orthants; the CE rows are one-factor and exact). Without the refinement term the
     // derivation's numbers come out within 1e-3; with it every error is 0.0005-0.0016 higher.
     for (counts, p, s, t, method, want) in table() {
-        let stats = MixtureStats::orthogonal(counts.clone(), s, 1.0, p).unwrap();
+        let stats = MixtureStats::orthogonal(counts.clone(), p, s, 1.0).unwrap();
         let plain = predict(&stats, &method, Horizon::Finite(t), &no_refinement()).unwrap();
         let refined = predict(
             &stats,
@@ -90,9 +90,9 @@ fn reproduces_the_mean_field_column_of_the_theory_table() {
 fn row_7_of_the_table_is_inconsistent_with_its_parameters() {
     // THEORY §6 row 7 (K = 10, 5x100 + 5x20, p = 5000, s = 8, T = inf, CE) lists 0.776, but its
     // own closed form gives 0.139 for these parameters (and an exact simulation of them gives
-    // 0.14-0.18, see tests/simulation.rs). predict agrees with the closed form.
+    // 0.14-0.18, see tests/theory_exact_simulation.rs of the facade crate). predict agrees with the closed form.
     let counts = vec![100, 100, 100, 100, 100, 20, 20, 20, 20, 20];
-    let stats = MixtureStats::orthogonal(counts, 8.0, 1.0, 5000).unwrap();
+    let stats = MixtureStats::orthogonal(counts, 5000, 8.0, 1.0).unwrap();
     let closed = closed_form_infinite(&stats, &Method::Ce).unwrap();
     let pred = predict(&stats, &Method::Ce, Horizon::Infinite, &no_refinement()).unwrap();
     assert!((closed[9] - 0.1386).abs() < 5e-4, "{}", closed[9]);
@@ -107,7 +107,7 @@ fn max_margin_dual_satisfies_kkt_and_the_orthogonal_closed_form() {
     let counts = vec![120, 60, 30, 15, 8];
     let k = counts.len();
     let (s, sigma, p) = (3.0, 1.5, 700);
-    let stats = MixtureStats::orthogonal(counts.clone(), s, sigma, p).unwrap();
+    let stats = MixtureStats::orthogonal(counts.clone(), p, s, sigma).unwrap();
     let a = max_margin_dual(&stats, &[1.0; 5]).unwrap();
     for c in 0..k {
         let lambda = sigma * sigma * p as f64 + counts[c] as f64 * s * s;
@@ -127,7 +127,7 @@ fn max_margin_dual_satisfies_kkt_and_the_orthogonal_closed_form() {
         0.5, 0.2, 5.0, 1.0, //
         0.0, 0.4, 1.0, 2.0,
     ];
-    let stats = MixtureStats::isotropic(vec![50, 20, 10, 5], gram, 1.0, 300).unwrap();
+    let stats = MixtureStats::isotropic(vec![50, 20, 10, 5], 300, gram, 1.0).unwrap();
     let delta = [1.0, 0.7, 0.5, 0.3];
     let a = max_margin_dual(&stats, &delta).unwrap();
     let z = training_logits(&stats, &a);
@@ -154,16 +154,13 @@ fn decoupled_flow_equals_the_coupled_system() {
     // of 1e-300 changes nothing numerically but forces the coupled K^2 system.
     let counts = vec![100, 100, 30, 10, 10];
     let k = counts.len();
-    let diag = MixtureStats::orthogonal(counts.clone(), 4.0, 1.0, 1500).unwrap();
+    let diag = MixtureStats::orthogonal(counts.clone(), 1500, 4.0, 1.0).unwrap();
     let mut m = diag.mean_gram().to_vec();
     m[1] = 1e-300;
     m[k] = 1e-300;
-    let coupled = MixtureStats::isotropic(counts, m, 1.0, 1500).unwrap();
-    let o = PredictOptions {
-        rtol: 1e-10,
-        atol: 1e-12,
-        ..Default::default()
-    };
+    let coupled = MixtureStats::isotropic(counts, 1500, m, 1.0).unwrap();
+    let o =
+        PredictOptions::default().with_ode(OdeOptions::default().with_rtol(1e-10).with_atol(1e-12));
     for method in [
         Method::La { tau: 1.0 },
         Method::Cdt { gamma: 0.7 },
@@ -182,7 +179,7 @@ fn decoupled_flow_equals_the_coupled_system() {
 fn gradient_flow_direction_converges_to_max_margin_like_one_over_log_t() {
     // 1 - cos(W(T), W_mm) ~ C / log^2 T (direction error ~ 1/log T): it must decrease and
     // (1 - cos) log^2 T must stay bounded (between 0.005 and 5 here).
-    let stats = MixtureStats::orthogonal(vec![100, 100, 10, 10], 6.0, 1.0, 3000).unwrap();
+    let stats = MixtureStats::orthogonal(vec![100, 100, 10, 10], 3000, 6.0, 1.0).unwrap();
     for method in [
         Method::Ce,
         Method::Cdt { gamma: 0.5 },
@@ -212,7 +209,7 @@ fn gradient_flow_direction_converges_to_max_margin_like_one_over_log_t() {
 
 #[test]
 fn closed_forms_agree_with_predict_at_infinity_and_at_large_t() {
-    let stats = MixtureStats::orthogonal(vec![200, 20], 5.0, 1.0, 2000).unwrap();
+    let stats = MixtureStats::orthogonal(vec![200, 20], 2000, 5.0, 1.0).unwrap();
     let binary = closed_form_binary(&stats, &Method::Ce).unwrap();
     let integral = closed_form_infinite(&stats, &Method::Ce).unwrap();
     // By hand: lambda = (7000, 2500), error_1 = Phi(-0.2 / sqrt(0.008 + 0.0285714)).
@@ -221,7 +218,7 @@ fn closed_forms_agree_with_predict_at_infinity_and_at_large_t() {
     for y in 0..2 {
         assert!((binary[y] - integral[y]).abs() < 1e-11 * binary[y].max(1e-3));
     }
-    let stats = MixtureStats::orthogonal(vec![100, 60, 30, 10, 10], 5.0, 1.0, 2000).unwrap();
+    let stats = MixtureStats::orthogonal(vec![100, 60, 30, 10, 10], 2000, 5.0, 1.0).unwrap();
     for method in [
         Method::Ce,
         Method::La { tau: 1.5 },
@@ -255,7 +252,7 @@ fn closed_forms_agree_with_predict_at_infinity_and_at_large_t() {
         Err(Error::ClosedFormNotApplicable { .. })
     ));
     let gram = vec![25.0, 1.0, 1.0, 25.0];
-    let skew = MixtureStats::isotropic(vec![200, 20], gram, 1.0, 2000).unwrap();
+    let skew = MixtureStats::isotropic(vec![200, 20], 2000, gram, 1.0).unwrap();
     assert!(closed_form_binary(&skew, &Method::Ce).is_err());
     assert!(matches!(
         closed_form_infinite(&stats, &Method::PostHoc { tau: 1.0 }),
@@ -265,7 +262,7 @@ fn closed_forms_agree_with_predict_at_infinity_and_at_large_t() {
 
 #[test]
 fn posthoc_is_undefined_at_infinity_and_helps_at_finite_time() {
-    let stats = MixtureStats::orthogonal(vec![200, 20], 5.0, 1.0, 2000).unwrap();
+    let stats = MixtureStats::orthogonal(vec![200, 20], 2000, 5.0, 1.0).unwrap();
     let err = predict(
         &stats,
         &Method::PostHoc { tau: 1.0 },
@@ -296,7 +293,7 @@ fn binary_cdt_is_ce_with_a_slower_clock() {
     // K = 2: u = w_0 - delta w_1 follows CE's flow at rate (1 + delta^2)/2 of CE's, and the
     // decision w_0 - w_1 is proportional to u, so CDT(gamma, T) = CE(T (1 + delta^2) / 2) with
     // delta = (n_min / n_max)^gamma, exactly (here: to the ODE tolerance).
-    let stats = MixtureStats::orthogonal(vec![200, 20], 5.0, 1.0, 2000).unwrap();
+    let stats = MixtureStats::orthogonal(vec![200, 20], 2000, 5.0, 1.0).unwrap();
     let o = no_refinement();
     for gamma in [0.25, 0.5, 1.0, 3.0] {
         let delta = 0.1f64.powf(gamma);
@@ -343,7 +340,7 @@ fn multiclass_cdt_differs_from_ce_even_with_two_distinct_counts() {
         vec![100, 100, 10],
         vec![100, 100, 10, 10],
     ] {
-        let stats = MixtureStats::orthogonal(counts.clone(), 6.0, 1.0, 3000).unwrap();
+        let stats = MixtureStats::orthogonal(counts.clone(), 3000, 6.0, 1.0).unwrap();
         let ce = predict(&stats, &Method::Ce, Horizon::Infinite, &o).unwrap();
         let cdt = predict(&stats, &Method::Cdt { gamma: 0.5 }, Horizon::Infinite, &o).unwrap();
         assert!(cdt.balanced_error < ce.balanced_error - 0.01, "{counts:?}");
@@ -353,7 +350,7 @@ fn multiclass_cdt_differs_from_ce_even_with_two_distinct_counts() {
 #[test]
 fn exchangeable_classes_share_errors_and_anisotropic_reduces_to_isotropic() {
     let counts = vec![100, 100, 100, 20, 20];
-    let stats = MixtureStats::orthogonal(counts.clone(), 6.0, 1.0, 3000).unwrap();
+    let stats = MixtureStats::orthogonal(counts.clone(), 3000, 6.0, 1.0).unwrap();
     assert_eq!(stats.exchangeable_groups(), vec![0, 0, 0, 3, 3]);
     let pred = predict(
         &stats,
@@ -390,7 +387,7 @@ fn exchangeable_classes_share_errors_and_anisotropic_reduces_to_isotropic() {
     // Breaking the symmetry splits the groups.
     let mut m2 = m;
     m2[0] = 40.0;
-    let stats2 = MixtureStats::isotropic(counts, m2, 1.0, 3000).unwrap();
+    let stats2 = MixtureStats::isotropic(counts, 3000, m2, 1.0).unwrap();
     assert_eq!(stats2.exchangeable_groups(), vec![0, 1, 1, 3, 3]);
 }
 
@@ -398,15 +395,15 @@ fn exchangeable_classes_share_errors_and_anisotropic_reduces_to_isotropic() {
 fn mixture_stats_reject_bad_values() {
     let m2 = vec![1.0, 0.0, 0.0, 1.0];
     let iso = |c: Vec<usize>, m: Vec<f64>, s: f64, p: usize| {
-        MixtureStats::isotropic(c, m, s, p).unwrap_err()
+        MixtureStats::isotropic(c, p, m, s).unwrap_err()
     };
     assert!(matches!(
         iso(vec![5], vec![1.0], 1.0, 10),
-        Error::TooFewClasses { k: 1 }
+        Error::Counts(imbalance_core::CountError::TooFewClasses { k: 1 })
     ));
     assert!(matches!(
         iso(vec![5, 0], m2.clone(), 1.0, 10),
-        Error::EmptyClass { class: 1 }
+        Error::Counts(imbalance_core::CountError::EmptyClass { class: 1 })
     ));
     assert!(matches!(
         iso(vec![5, 5], vec![1.0; 3], 1.0, 10),
@@ -437,7 +434,7 @@ fn mixture_stats_reject_bad_values() {
         iso(vec![5, 5], m2.clone(), 1.0, 0),
         Error::BadValue { name: "dim", .. }
     ));
-    let orth = |s: f64, p: usize| MixtureStats::orthogonal(vec![5, 5, 5], s, 1.0, p).unwrap_err();
+    let orth = |s: f64, p: usize| MixtureStats::orthogonal(vec![5, 5, 5], p, s, 1.0).unwrap_err();
     assert!(matches!(
         orth(-1.0, 10),
         Error::BadValue { name: "snr", .. }
@@ -489,14 +486,16 @@ fn mixture_stats_reject_bad_values() {
             ..
         }
     ));
-    let stats = MixtureStats::orthogonal(vec![5, 5], 1.0, 1.0, 10).unwrap();
+    let stats = MixtureStats::orthogonal(vec![5, 5], 10, 1.0, 1.0).unwrap();
     assert!(matches!(
         stats.with_counts(vec![5, 5, 5]),
         Err(Error::WrongLength { .. })
     ));
     assert!(matches!(
         stats.with_counts(vec![5, 0]),
-        Err(Error::EmptyClass { class: 1 })
+        Err(Error::Counts(imbalance_core::CountError::EmptyClass {
+            class: 1
+        }))
     ));
     assert!(matches!(
         max_margin_dual(&stats, &[1.0, 0.0]),
@@ -510,28 +509,26 @@ fn mixture_stats_reject_bad_values() {
 
 #[test]
 fn bad_horizons_and_hyperparameters_are_errors() {
-    let stats = MixtureStats::orthogonal(vec![20, 5], 2.0, 1.0, 100).unwrap();
+    let stats = MixtureStats::orthogonal(vec![20, 5], 100, 2.0, 1.0).unwrap();
     let o = PredictOptions::default();
     for t in [0.0, -1.0, f64::NAN] {
         assert!(matches!(
             predict(&stats, &Method::Ce, Horizon::Finite(t), &o),
-            Err(Error::Flow(_))
+            Err(Error::Ode(imbalance_core::OdeError::BadOption {
+                name: "T",
+                ..
+            }))
         ));
     }
     let bad = predict(&stats, &Method::La { tau: -1.0 }, Horizon::Finite(10.0), &o);
     assert!(matches!(bad, Err(Error::Loss(_))));
     let d = PredictOptions::default();
     for (opts, name) in [
-        (PredictOptions { rtol: 0.0, ..d }, "rtol"),
-        (
-            PredictOptions {
-                rtol: f64::INFINITY,
-                ..d
-            },
-            "rtol",
-        ),
-        (PredictOptions { atol: -1.0, ..d }, "atol"),
-        (PredictOptions { max_steps: 0, ..d }, "max_steps"),
+        (d.with_ode(d.ode.with_rtol(0.0)), "rtol"),
+        (d.with_ode(d.ode.with_rtol(f64::INFINITY)), "rtol"),
+        (d.with_ode(d.ode.with_atol(-1.0)), "atol"),
+        (d.with_ode(d.ode.with_max_steps(0)), "max_steps"),
+        (d.with_ode(d.ode.with_t0(Some(0.0))), "t0"),
         (
             PredictOptions {
                 genz: GenzOptions {
@@ -544,11 +541,12 @@ fn bad_horizons_and_hyperparameters_are_errors() {
         ),
     ] {
         for h in [Horizon::Finite(10.0), Horizon::Infinite] {
-            let err = predict(&stats, &Method::Ce, h, &opts).unwrap_err();
-            assert!(
-                matches!(err, Error::BadValue { name: got, .. } if got == name),
-                "{name}"
-            );
+            let got = match predict(&stats, &Method::Ce, h, &opts).unwrap_err() {
+                Error::BadValue { name, .. } => name,
+                Error::Ode(imbalance_core::OdeError::BadOption { name, .. }) => name,
+                other => panic!("{name}: {other:?}"),
+            };
+            assert_eq!(got, name);
         }
     }
 }
@@ -556,7 +554,7 @@ fn bad_horizons_and_hyperparameters_are_errors() {
 #[test]
 fn mechanism_shows_minority_rows_dominated_by_majority_noise() {
     // (With K = 2 the rows are w_1 = -w_0 for CE, so use K = 4.)
-    let stats = MixtureStats::orthogonal(vec![100, 100, 10, 10], 6.0, 1.0, 3000).unwrap();
+    let stats = MixtureStats::orthogonal(vec![100, 100, 10, 10], 3000, 6.0, 1.0).unwrap();
     let m = mechanism(
         &stats,
         &Method::Ce,
@@ -655,7 +653,7 @@ fn mechanism_from_dual_matches_explicit_vectors() {
 
 #[test]
 fn tuning_finds_better_hyperparameters_and_rejects_what_cannot_be_tuned() {
-    let stats = MixtureStats::orthogonal(vec![200, 20], 5.0, 1.0, 2000).unwrap();
+    let stats = MixtureStats::orthogonal(vec![200, 20], 2000, 5.0, 1.0).unwrap();
     let h = Horizon::Finite(1e4);
     let o = PredictOptions::default();
     let la = tune(&stats, MethodName::La, Objective::Balanced, h, &o).unwrap();
@@ -713,7 +711,7 @@ fn tuning_finds_better_hyperparameters_and_rejects_what_cannot_be_tuned() {
 
 #[test]
 fn results_do_not_depend_on_the_number_of_threads() {
-    let stats = MixtureStats::orthogonal(vec![100, 60, 30, 10], 5.0, 1.0, 2000).unwrap();
+    let stats = MixtureStats::orthogonal(vec![100, 60, 30, 10], 2000, 5.0, 1.0).unwrap();
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -738,11 +736,11 @@ fn results_do_not_depend_on_the_number_of_threads() {
 
 #[test]
 fn finite_n_correction_inflates_the_noise_variance_by_the_inverse_wishart_factor() {
-    let stats = MixtureStats::orthogonal(vec![200, 20], 5.0, 1.0, 2000).unwrap();
+    let stats = MixtureStats::orthogonal(vec![200, 20], 2000, 5.0, 1.0).unwrap();
     let kappa = crate::finite_n_factor(&stats);
     assert!((kappa - 1997.0 / 1777.0).abs() < 1e-12, "{kappa}");
     // No correction when n + K + 1 >= p.
-    let tight = MixtureStats::orthogonal(vec![200, 20], 5.0, 1.0, 200).unwrap();
+    let tight = MixtureStats::orthogonal(vec![200, 20], 200, 5.0, 1.0).unwrap();
     assert_eq!(crate::finite_n_factor(&tight), 1.0);
     let la = Method::La { tau: 1.0 };
     let plain = predict(
@@ -766,4 +764,105 @@ fn finite_n_correction_inflates_the_noise_variance_by_the_inverse_wishart_factor
         (p - 0.1005).abs() < 1e-3 && (c - 0.1066).abs() < 1e-3,
         "{p} {c}"
     );
+}
+
+#[test]
+fn fast_exchangeable_groups_match_the_general_test() {
+    let counts = vec![50, 50, 20, 20, 20, 7, 50];
+    let k = counts.len();
+    let mut cases = vec![MixtureStats::orthogonal(counts.clone(), 500, 4.0, 1.0).unwrap()];
+    // Unequal norms on the diagonal split groups of equal counts.
+    let mut m: Vec<f64> = (0..k * k)
+        .map(|ij| if ij / k == ij % k { 16.0 } else { 0.0 })
+        .collect();
+    m[2 * k + 2] = 9.0;
+    m[6 * k + 6] = 16.0 * (1.0 + 1e-14); // within the 1e-12 tolerance
+    cases.push(MixtureStats::isotropic(counts.clone(), 500, m.clone(), 1.0).unwrap());
+    // A non-diagonal M takes the general test.
+    m[k] = 1.0;
+    m[1] = 1.0;
+    cases.push(MixtureStats::isotropic(counts, 500, m, 1.0).unwrap());
+    for stats in &cases {
+        assert_eq!(
+            stats.exchangeable_groups(),
+            stats.exchangeable_groups_general()
+        );
+    }
+    assert_eq!(cases[1].exchangeable_groups(), vec![0, 0, 2, 3, 3, 5, 0]);
+    // Swapping 0 and 1 maps M_01 to M_10: still exchangeable; 6 no longer matches 0.
+    assert_eq!(cases[2].exchangeable_groups(), vec![0, 0, 2, 3, 3, 5, 6]);
+}
+
+#[test]
+fn grouped_logit_covariances_equal_the_per_class_law() {
+    // Unequal norms (isotropic: one matrix per distinct M_yy), then anisotropic (one per group).
+    let counts = vec![80, 80, 30, 30, 10];
+    let k = counts.len();
+    let m: Vec<f64> = (0..k * k)
+        .map(|ij| match (ij / k, ij % k) {
+            (i, j) if i == j => [25.0, 25.0, 25.0, 25.0, 16.0][i],
+            _ => 0.0,
+        })
+        .collect();
+    let iso = MixtureStats::isotropic(counts.clone(), 2000, m.clone(), 1.0).unwrap();
+    let trace: Vec<f64> = (0..k).map(|c| 2000.0 + 10.0 * c as f64).collect();
+    let tp: Vec<f64> = (0..k * k)
+        .map(|ij| 2000.0 + (ij / k + ij % k) as f64)
+        .collect();
+    let mc: Vec<Vec<f64>> = (0..k)
+        .map(|y| m.iter().map(|v| v * (1.0 + 0.01 * y as f64)).collect())
+        .collect();
+    let aniso = MixtureStats::anisotropic(counts, m, trace, tp, mc).unwrap();
+    // (stats, refinement, distinct covariances): isotropic without the refinement has one.
+    for (stats, refinement, distinct) in [
+        (&iso, true, 2),
+        (&iso, false, 1),
+        (&aniso, true, 5),
+        (&aniso, false, 5),
+    ] {
+        {
+            let opts = PredictOptions::default().with_refinement(refinement);
+            let pred =
+                predict(stats, &Method::La { tau: 1.0 }, Horizon::Finite(1e4), &opts).unwrap();
+            let (means, covs) = logit_law(stats, &pred.dual, refinement);
+            assert_eq!(pred.logit_means, means);
+            for (y, cov) in covs.iter().enumerate() {
+                assert_eq!(pred.logit_cov_of(y), &cov[..], "class {y}");
+            }
+            assert_eq!(pred.logit_cov.len(), distinct, "refinement {refinement}");
+        }
+    }
+}
+
+#[test]
+fn grouped_logit_covariance_matches_the_full_sum_at_large_k() {
+    // K = 80 step and three-level profiles: the O(K^2 + G^3) path against the O(K^3) sum.
+    for counts in [
+        (0..80)
+            .map(|c| if c < 40 { 100 } else { 10 })
+            .collect::<Vec<usize>>(),
+        (0..80).map(|c| [100, 30, 10][c % 3]).collect(),
+    ] {
+        let stats = MixtureStats::orthogonal(counts, 5000, 6.0, 1.0).unwrap();
+        for method in [Method::Ce, Method::La { tau: 1.0 }] {
+            let pred = predict(
+                &stats,
+                &method,
+                Horizon::Finite(1e4),
+                &PredictOptions::default(),
+            )
+            .unwrap();
+            let (_, covs) = logit_law(&stats, &pred.dual, true);
+            for (y, cov) in covs.iter().enumerate() {
+                let got = pred.logit_cov_of(y);
+                let scale = cov.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                for (a, b) in got.iter().zip(cov) {
+                    assert!(
+                        (a - b).abs() <= 1e-12 * scale,
+                        "{method:?} class {y}: {a} vs {b}"
+                    );
+                }
+            }
+        }
+    }
 }

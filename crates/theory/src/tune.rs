@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use imbalance_gradflow::Horizon;
+use imbalance_core::Horizon;
 use imbalance_losses::{Method, MethodName};
 use rayon::prelude::*;
 

@@ -3,10 +3,10 @@
 //! noise), the theory's prediction, minority/majority averaging and grids.
 
 use anyhow::{Context, Result};
-use imbalance_cli::pipeline::{GmmRun, Sampler, mixture_stats, predict_gmm, simulate_gmm};
 use imbalance_gmm::{MeansSpec, Mixture, Profile};
 use imbalance_gradflow::{FlowOptions, Horizon};
 use imbalance_losses::{Method, MethodName};
+use imbalance_pipeline::{GmmRun, Sampler, mixture_stats, predict_gmm, simulate_gmm};
 use imbalance_theory::{Objective, PredictOptions, tune};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;

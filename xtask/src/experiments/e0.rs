@@ -9,7 +9,9 @@ use serde::Serialize;
 
 use super::common::{logspace, mean_std};
 use super::{Experiment, ExperimentOutput};
-use crate::ctx::{Ctx, splitmix64};
+use imbalance_core::SplitMix64;
+
+use crate::ctx::Ctx;
 use crate::plot::{Figure, Panel};
 use crate::report::Claim;
 use crate::row;
@@ -34,26 +36,10 @@ struct PointConfig {
     sigma: f64,
 }
 
-/// A minimal SplitMix64 stream (no dependency on the library crates' RNG choices).
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next_u64(&mut self) -> u64 {
-        let out = splitmix64(self.0);
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        out
-    }
-
-    /// Uniform in (0, 1).
-    fn uniform(&mut self) -> f64 {
-        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-
-    /// Standard normal (Box-Muller).
-    fn normal(&mut self) -> f64 {
-        let (u1, u2) = (self.uniform(), self.uniform());
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-    }
+/// A standard normal from a SplitMix64 stream (Box-Muller on two uniforms in (0, 1)).
+fn normal(rng: &mut SplitMix64) -> f64 {
+    let (u1, u2) = (rng.next_open01(), rng.next_open01());
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 impl Experiment for E0 {
@@ -97,8 +83,8 @@ impl Experiment for E0 {
                 let samples: Vec<f64> = ctx.cached(&cfg, || {
                     (0..seeds as u64)
                         .map(|r| {
-                            let mut rng = SplitMix(Ctx::seed(&cfg, r)?);
-                            Ok(c * x.ln() + SIGMA * rng.normal())
+                            let mut rng = SplitMix64::new(Ctx::seed(&cfg, r)?);
+                            Ok(c * x.ln() + SIGMA * normal(&mut rng))
                         })
                         .collect()
                 })?;

@@ -6,9 +6,9 @@
 //! trained models (`mechanism_from_dual` on the exact gradient-flow dual), vs rho.
 
 use anyhow::Result;
-use imbalance_cli::pipeline::{mixture_stats, row_major};
 use imbalance_gradflow::Horizon;
 use imbalance_losses::Method;
+use imbalance_pipeline::{mixture_stats, row_major};
 use imbalance_theory::{
     Mechanism, PredictOptions, mean_field_dual, mechanism, mechanism_from_dual,
 };

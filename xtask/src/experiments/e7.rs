@@ -2,16 +2,16 @@
 //! features, an imbalanced subsample (classes 0-4: 500 images, classes 5-9: 50), trained by
 //! exact gradient flow with CE, LA (tau = 1) and LDAM; per-class error measured on
 //! the full official test set, with the anisotropic theory's prediction (feature moments
-//! estimated from a class-balanced pool sample) beside it. Uses `imbalance_cli::images`, the
+//! estimated from a class-balanced pool sample) beside it. Uses `imbalance_pipeline::images`, the
 //! pipeline behind `imbalance train`.
 
 use anyhow::Result;
-use imbalance_cli::images::{FeatureSpec, prepare_images};
-use imbalance_cli::pipeline::per_class_mean_std;
 use imbalance_datasets::{Dataset, DatasetName, LoadOptions, load};
 use imbalance_features::Activation;
 use imbalance_gradflow::{FlowOptions, Horizon};
 use imbalance_losses::Method;
+use imbalance_pipeline::per_class_mean_std;
+use imbalance_pipeline::{FeatureSpec, NoProgress, prepare_images};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 use serde::{Deserialize, Serialize};
@@ -229,9 +229,10 @@ impl Experiment for E7 {
                         &cfg.counts,
                         features,
                         Some(moment_samples),
-                        None,
+                        &NoProgress,
                         &mut rng,
-                    )?;
+                    )?
+                    .run;
                     let mut measured = vec![];
                     let mut predicted = vec![];
                     for (_, m) in &methods {

@@ -233,7 +233,7 @@ fn rejects_bad_input() {
     ));
     assert!(matches!(
         class_error(&[0.0], &[1.0], 0, &[0.0], &o).unwrap_err(),
-        Error::TooFewClasses { k: 1 }
+        Error::Counts(imbalance_core::CountError::TooFewClasses { k: 1 })
     ));
     let opt = |g: GenzOptions| orthant_probability(&[0.0], &[1.0], &g).unwrap_err();
     for (g, name) in [

@@ -1,25 +1,57 @@
-//! End-to-end runs shared by the commands and by `cargo xtask`: one simulation of the Gaussian
-//! mixture (sample, train, evaluate), the theory's prediction for the same mixture, and one
-//! training run on real images. The commands only add argument parsing and printing.
+//! Runs on the Gaussian mixture: one simulation (sample a training set, train by exact
+//! gradient flow, evaluate) and the theory's prediction for the same mixture.
 
-use faer::Mat;
+use std::fmt;
+use std::str::FromStr;
+
 use imbalance_gmm::{Mixture, TrainingSet, sample_x};
 use imbalance_gradflow::{FlowOptions, Horizon, Trained, train};
 use imbalance_losses::Method;
-use imbalance_theory::{
-    GenzOptions, MixtureStats, PredictOptions, Prediction, class_error, predict,
-};
+use imbalance_theory::{GenzOptions, PredictOptions, Prediction, predict};
 use rand::Rng;
 
-use crate::error::Result;
+use crate::bridge::{exact_class_errors, mixture_stats};
+use crate::error::{Result, invalid};
 
 /// How training sets are drawn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sampler {
     /// Sample the Gram matrix X X^T directly (exact in distribution; cost independent of p).
     Direct,
     /// Sample X (n x p) and multiply (cost O(n^2 p); for checking the direct sampler).
     Explicit,
+}
+
+impl Sampler {
+    /// Its name (`direct`, `explicit`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sampler::Direct => "direct",
+            Sampler::Explicit => "explicit",
+        }
+    }
+}
+
+impl fmt::Display for Sampler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Sampler {
+    type Err = crate::Error;
+
+    /// Parses `direct` or `explicit` (case-insensitive).
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "direct" => Ok(Sampler::Direct),
+            "explicit" => Ok(Sampler::Explicit),
+            _ => Err(invalid(
+                "sampler",
+                format!("unknown sampler '{s}'; allowed: direct, explicit"),
+            )),
+        }
+    }
 }
 
 /// One simulated training run on the Gaussian mixture and its evaluation.
@@ -65,30 +97,13 @@ pub fn simulate_gmm<R: Rng + ?Sized>(
     } else {
         Vec::new()
     };
-    let k = mixture.k();
-    let cov: Vec<f64> = (0..k * k).map(|ij| law.cov[(ij / k, ij % k)]).collect();
-    let exact_error = (0..k)
-        .map(|y| {
-            let mean: Vec<f64> = (0..k).map(|c| law.means[(y, c)]).collect();
-            class_error(&mean, &cov, y, &offsets, &GenzOptions::default())
-        })
-        .collect::<std::result::Result<Vec<f64>, _>>()?;
+    let exact_error = exact_class_errors(&law, &offsets, &GenzOptions::default())?;
     Ok(GmmRun {
         sampled_error,
         exact_error,
         set,
         trained,
     })
-}
-
-/// The theory's summary statistics of a mixture (counts, mean Gram matrix, isotropic noise).
-pub fn mixture_stats(mixture: &Mixture) -> Result<MixtureStats> {
-    Ok(MixtureStats::isotropic(
-        mixture.counts().to_vec(),
-        row_major(&mixture.mean_gram().to_owned()),
-        mixture.sigma(),
-        mixture.dim(),
-    )?)
 }
 
 /// The theory's prediction for `mixture` trained with `method` to `horizon`.
@@ -99,31 +114,4 @@ pub fn predict_gmm(mixture: &Mixture, method: &Method, horizon: Horizon) -> Resu
         horizon,
         &PredictOptions::default(),
     )?)
-}
-
-/// A faer matrix as a row-major vector.
-pub fn row_major(m: &Mat<f64>) -> Vec<f64> {
-    (0..m.nrows())
-        .flat_map(|i| (0..m.ncols()).map(move |j| m[(i, j)]))
-        .collect()
-}
-
-/// Per-class mean and sample standard deviation (n - 1; 0 for a single run) over runs, each
-/// run a per-class vector of equal length.
-pub fn per_class_mean_std(rows: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
-    let k = rows.first().map_or(0, Vec::len);
-    let r = rows.len() as f64;
-    let mean: Vec<f64> = (0..k)
-        .map(|c| rows.iter().map(|v| v[c]).sum::<f64>() / r)
-        .collect();
-    let std = (0..k)
-        .map(|c| {
-            if rows.len() < 2 {
-                return 0.0;
-            }
-            let ss: f64 = rows.iter().map(|v| (v[c] - mean[c]).powi(2)).sum();
-            (ss / (r - 1.0)).sqrt()
-        })
-        .collect();
-    (mean, std)
 }

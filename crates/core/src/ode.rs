@@ -6,10 +6,62 @@
 //! `log t`. In the variable `u = ln(1 + t / t0)` both phases have steps of similar size, so
 //! integrating to `T = 1e12` costs only a few more steps than to `T = 1e3`.
 
-use crate::{Error, Result};
+/// What can go wrong in [`integrate`]: a bad option, or a solver failure.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum OdeError {
+    /// A numerical option (or the end time) is out of range.
+    #[error("option {name} = {value} is not allowed; allowed: {allowed}")]
+    BadOption {
+        /// Option name.
+        name: &'static str,
+        /// The rejected value.
+        value: f64,
+        /// What is allowed.
+        allowed: &'static str,
+    },
+    /// The adaptive step size fell below round-off.
+    #[error(
+        "the ODE step size underflowed at t = {t:e}; the flow is too stiff for an explicit \
+         solver there (try a larger rtol)"
+    )]
+    StepSizeUnderflow {
+        /// Time reached.
+        t: f64,
+    },
+    /// The solver hit its step limit.
+    #[error(
+        "the ODE solver needed more than max_steps = {max_steps} steps (stopped at t = {t:e}); \
+         raise max_steps or rtol"
+    )]
+    TooManySteps {
+        /// The limit.
+        max_steps: usize,
+        /// Time reached.
+        t: f64,
+    },
+    /// The state became NaN or infinite.
+    #[error("the solution became non-finite at t = {t:e}")]
+    NonFinite {
+        /// Time reached.
+        t: f64,
+    },
+}
+
+type Result<T> = std::result::Result<T, OdeError>;
+use OdeError as Error;
 
 /// Options of [`integrate`].
+///
+/// `#[non_exhaustive]`: build it from [`OdeOptions::default`] with the `with_*` setters (or set
+/// its public fields on a default value), so that new options can be added later.
+///
+/// ```
+/// use imbalance_core::ode::OdeOptions;
+/// let opts = OdeOptions::default().with_rtol(1e-8).with_t0(Some(10.0));
+/// assert_eq!((opts.rtol, opts.t0), (1e-8, Some(10.0)));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct OdeOptions {
     /// Relative tolerance of the local error per step, > 0.
     pub rtol: f64,
@@ -17,8 +69,11 @@ pub struct OdeOptions {
     pub atol: f64,
     /// Maximum number of steps (accepted and rejected) before giving up.
     pub max_steps: usize,
-    /// Time scale of the log-time map `u = ln(1 + t / t0)`, > 0.
-    pub t0: f64,
+    /// Time scale of the log-time map `u = ln(1 + t / t0)`, > 0 if given. `None` (the default)
+    /// means automatic: callers that know their problem's fastest time scale use it (gradient
+    /// flow: `n / lambda_max`, the mean-field theory: `n / lambda`); [`integrate`] itself then
+    /// uses 1.
+    pub t0: Option<f64>,
 }
 
 impl Default for OdeOptions {
@@ -27,12 +82,32 @@ impl Default for OdeOptions {
             rtol: 1e-6,
             atol: 1e-9,
             max_steps: 100_000,
-            t0: 1.0,
+            t0: None,
         }
     }
 }
 
 impl OdeOptions {
+    /// These options with relative tolerance `rtol`.
+    pub fn with_rtol(self, rtol: f64) -> Self {
+        Self { rtol, ..self }
+    }
+
+    /// These options with absolute tolerance `atol`.
+    pub fn with_atol(self, atol: f64) -> Self {
+        Self { atol, ..self }
+    }
+
+    /// These options with step limit `max_steps`.
+    pub fn with_max_steps(self, max_steps: usize) -> Self {
+        Self { max_steps, ..self }
+    }
+
+    /// These options with log-time scale `t0` (`None`: automatic).
+    pub fn with_t0(self, t0: Option<f64>) -> Self {
+        Self { t0, ..self }
+    }
+
     /// Checks every option; the error names the first bad one.
     pub fn validate(&self) -> Result<()> {
         let bad = |name, value, allowed| {
@@ -48,8 +123,10 @@ impl OdeOptions {
         if !(self.atol >= 0.0 && self.atol.is_finite()) {
             return bad("atol", self.atol, "a finite number >= 0");
         }
-        if !(self.t0 > 0.0 && self.t0.is_finite()) {
-            return bad("t0", self.t0, "a finite number > 0");
+        if let Some(t0) = self.t0
+            && !(t0 > 0.0 && t0.is_finite())
+        {
+            return bad("t0", t0, "a finite number > 0 (or None: automatic)");
         }
         if self.max_steps == 0 {
             return bad("max_steps", 0.0, "at least 1");
@@ -137,7 +214,7 @@ where
         });
     }
     let dim = y.len();
-    let t0 = opts.t0;
+    let t0 = opts.t0.unwrap_or(1.0);
     let u_end = (t_end / t0).ln_1p();
     let time = |u: f64| if u >= u_end { t_end } else { t0 * u.exp_m1() };
     let mut stats = OdeStats::default();
@@ -256,11 +333,7 @@ mod tests {
         // dy/dt = -y, y(0) = 1: y(T) = exp(-T).
         for t_end in [0.1, 1.0, 10.0] {
             let mut y = [1.0];
-            let opts = OdeOptions {
-                rtol: 1e-10,
-                atol: 1e-14,
-                ..Default::default()
-            };
+            let opts = OdeOptions::default().with_rtol(1e-10).with_atol(1e-14);
             integrate(&mut y, t_end, &opts, |_, y, d| d[0] = -y[0], |_, _| {}).unwrap();
             assert!(
                 (y[0] - (-t_end).exp()).abs() < 1e-8,
@@ -276,11 +349,7 @@ mod tests {
         // dy/dt = exp(-y), y(0) = 0: y = ln(1 + t), the margin growth of late gradient flow.
         let run = |t_end: f64| {
             let mut y = [0.0];
-            let opts = OdeOptions {
-                rtol: 1e-8,
-                atol: 1e-12,
-                ..Default::default()
-            };
+            let opts = OdeOptions::default().with_rtol(1e-8).with_atol(1e-12);
             let stats = integrate(
                 &mut y,
                 t_end,
@@ -339,7 +408,18 @@ mod tests {
         let d = OdeOptions::default();
         assert!(run(1.0, OdeOptions { rtol: 0.0, ..d }).is_err());
         assert!(run(1.0, OdeOptions { atol: -1.0, ..d }).is_err());
-        assert!(run(1.0, OdeOptions { t0: 0.0, ..d }).is_err());
+        assert!(run(1.0, OdeOptions { t0: Some(0.0), ..d }).is_err());
+        assert!(
+            run(
+                1.0,
+                OdeOptions {
+                    t0: Some(f64::NAN),
+                    ..d
+                }
+            )
+            .is_err()
+        );
+        assert!(run(1.0, OdeOptions { t0: None, ..d }).is_ok());
         assert!(run(1.0, OdeOptions { max_steps: 0, ..d }).is_err());
         assert!(matches!(
             run(1e6, OdeOptions { max_steps: 3, ..d }),

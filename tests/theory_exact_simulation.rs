@@ -1,10 +1,12 @@
 //! Theory vs an exact simulation (exact dual gradient flow / max-margin on sampled data).
+//! It lives in the facade crate, not in imbalance-theory, so that the theory crate builds and
+//! tests without faer and without the gradient-flow crate.
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
-use imbalance_gradflow::{FlowOptions, Horizon, train};
-use imbalance_losses::Method;
-use imbalance_theory::{
+use imbalance::gradflow::{FlowOptions, Horizon, train};
+use imbalance::losses::Method;
+use imbalance::theory::{
     GenzOptions, MixtureStats, PredictOptions, class_error, mechanism, mechanism_from_dual, predict,
 };
 use rand::RngExt;
@@ -13,7 +15,7 @@ use rand_distr::StandardNormal;
 
 struct Sim {
     per_class_error: Vec<f64>,
-    mech: imbalance_theory::Mechanism,
+    mech: imbalance::theory::Mechanism,
 }
 
 /// Samples x = s e_y + sigma z, trains, and returns the exact conditional test error of W.
@@ -102,7 +104,7 @@ fn binary_row_1_matches_simulation() {
     // 0.183 and 0.118). The mean field sits 0.01-0.02 below the simulation for CE and up to
     // 0.03 below for LA at this short time (THEORY §6), plus ~0.01 of seed-to-seed spread.
     let counts = [200, 20];
-    let stats = MixtureStats::orthogonal(counts.to_vec(), 5.0, 1.0, 2000).unwrap();
+    let stats = MixtureStats::orthogonal(counts.to_vec(), 2000, 5.0, 1.0).unwrap();
     for (method, tol) in [(Method::Ce, 0.03), (Method::La { tau: 1.0 }, 0.045)] {
         let theory = predict(
             &stats,
@@ -132,7 +134,7 @@ fn ten_class_row_7_parameters_simulate_to_the_closed_form_not_to_the_table() {
     // simulation (one seed: 0.14-0.18 per minority class; majority < 1e-3).
     let counts = [100, 100, 100, 100, 100, 20, 20, 20, 20, 20];
     let sim = simulate(&counts, 5000, 8.0, &Method::Ce, Horizon::Infinite, 1);
-    let stats = MixtureStats::orthogonal(counts.to_vec(), 8.0, 1.0, 5000).unwrap();
+    let stats = MixtureStats::orthogonal(counts.to_vec(), 5000, 8.0, 1.0).unwrap();
     let th = predict(
         &stats,
         &Method::Ce,

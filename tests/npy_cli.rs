@@ -1,0 +1,538 @@
+//! `imbalance train` on your own features: `.npy` files written here by hand (NumPy's format
+//! version 1.0, as `numpy.save` writes it), good ones in float32 and float64 and every kind of
+//! bad one; the exponential (CIFAR-10-LT) profile on them; and one run on the preprocessed
+//! MNIST pixels written to `.npy`, which must give exactly the built-in path's result (skipped
+//! when ../shared/datasets is absent).
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+mod common;
+use common::{fails, imbalance, json};
+
+/// A `.npy` file: `descr` like `<f8`, the shape, and the raw little-endian data.
+fn npy(descr: &str, fortran: bool, shape: &[usize], data: &[u8]) -> Vec<u8> {
+    let dims = match shape {
+        [n] => format!("({n},)"),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let fo = if fortran { "True" } else { "False" };
+    let mut dict = format!("{{'descr': '{descr}', 'fortran_order': {fo}, 'shape': {dims}, }}");
+    // NumPy pads the header with spaces and a newline to a multiple of 64 bytes.
+    while (10 + dict.len() + 1) % 64 != 0 {
+        dict.push(' ');
+    }
+    dict.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+    out.extend_from_slice(dict.as_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
+fn f64_npy(rows: usize, cols: usize, x: &[f64]) -> Vec<u8> {
+    let data: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+    npy("<f8", false, &[rows, cols], &data)
+}
+
+fn f32_npy(rows: usize, cols: usize, x: &[f32]) -> Vec<u8> {
+    let data: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+    npy("<f4", false, &[rows, cols], &data)
+}
+
+fn i64_npy(y: &[i64]) -> Vec<u8> {
+    let data: Vec<u8> = y.iter().flat_map(|v| v.to_le_bytes()).collect();
+    npy("<i8", false, &[y.len()], &data)
+}
+
+fn u8_npy(y: &[u8]) -> Vec<u8> {
+    npy("|u1", false, &[y.len()], y)
+}
+
+/// A fresh temporary folder for one test.
+struct Tmp(PathBuf);
+
+impl Tmp {
+    fn new(tag: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("imbalance-npy-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&p).unwrap();
+        Tmp(p)
+    }
+    fn write(&self, name: &str, bytes: &[u8]) -> String {
+        let p = self.0.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p.display().to_string()
+    }
+}
+
+impl Drop for Tmp {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
+/// Three separated clusters in dimension 12, exactly representable in f32: `n_per` rows per
+/// class, class c centred at 2 e_c, noise on a 1/64 grid from a fixed integer hash.
+fn blobs(n_per: usize, salt: u64) -> (Vec<f32>, Vec<i64>) {
+    let (k, d) = (3, 12);
+    let mut x = Vec::new();
+    let mut y = Vec::new();
+    let mut h = salt.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    for c in 0..k {
+        for _ in 0..n_per {
+            for j in 0..d {
+                h ^= h << 13;
+                h ^= h >> 7;
+                h ^= h << 17;
+                let noise = ((h % 129) as f32 - 64.0) / 64.0;
+                x.push(noise + if j == c { 2.0 } else { 0.0 });
+            }
+            y.push(c as i64);
+        }
+    }
+    (x, y)
+}
+
+/// Writes a good set of four files (features in f32 or f64) and returns their paths.
+fn good_files(t: &Tmp, tag: &str, double: bool) -> [String; 4] {
+    let (x, y) = blobs(60, 1);
+    let (xt, yt) = blobs(40, 2);
+    let (n, nt) = (y.len(), yt.len());
+    let (a, b) = if double {
+        let w = |v: &[f32]| v.iter().map(|&f| f as f64).collect::<Vec<f64>>();
+        (f64_npy(n, 12, &w(&x)), f64_npy(nt, 12, &w(&xt)))
+    } else {
+        (f32_npy(n, 12, &x), f32_npy(nt, 12, &xt))
+    };
+    [
+        t.write(&format!("{tag}-train.npy"), &a),
+        t.write(&format!("{tag}-train-labels.npy"), &i64_npy(&y)),
+        t.write(&format!("{tag}-test.npy"), &b),
+        t.write(&format!("{tag}-test-labels.npy"), &i64_npy(&yt)),
+    ]
+}
+
+fn file_args<'a>(f: &'a [String; 4], extra: &[&'a str]) -> Vec<&'a str> {
+    let mut a = vec![
+        "train",
+        "--features-file",
+        &f[0],
+        "--labels-file",
+        &f[1],
+        "--test-features-file",
+        &f[2],
+        "--test-labels-file",
+        &f[3],
+    ];
+    a.extend_from_slice(extra);
+    a
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+const RUN: [&str; 12] = [
+    "--counts",
+    "40,20,5",
+    "--features",
+    "identity",
+    "--method",
+    "la",
+    "--time",
+    "1e4",
+    "--predict",
+    "--moment-samples",
+    "10",
+    "--json",
+];
+
+#[test]
+fn f32_and_f64_files_train_to_the_same_result() {
+    let t = Tmp::new("good");
+    let f32s = good_files(&t, "f32", false);
+    let f64s = good_files(&t, "f64", true);
+    let a = json(&file_args(&f32s, &RUN));
+    let b = json(&file_args(&f64s, &RUN));
+    let e = floats(&a["per_class_error"]);
+    assert_eq!(e.len(), 3);
+    assert!(e.iter().all(|x| (0.0..=1.0).contains(x)), "{e:?}");
+    // The clusters are 2 apart with noise of size ~0.6 per coordinate: well learned.
+    assert!(a["balanced_error"].as_f64().unwrap() < 0.2, "{a}");
+    let p = floats(&a["predicted_per_class_error"]);
+    assert!(p.iter().all(|x| x.is_finite() && (0.0..=1.0).contains(x)));
+    // The f32 values are exact in f64, so the two runs are the same computation.
+    assert_eq!(a["per_class_error"], b["per_class_error"]);
+    assert_eq!(
+        a["predicted_per_class_error"],
+        b["predicted_per_class_error"]
+    );
+    let c = &a["config"];
+    assert_eq!(c["dim"], 12);
+    assert_eq!(c["classes"], 3);
+    assert_eq!(floats(&c["counts"]), vec![40.0, 20.0, 5.0]);
+    assert_eq!(c["features_files"]["train"], f32s[0].as_str());
+    assert_eq!(a["test_per_class"], serde_json::json!([40, 40, 40]));
+
+    // Table output names the files' shape.
+    let mut table = file_args(&f32s, &RUN);
+    table.pop();
+    let out = imbalance(&table);
+    assert!(out.status.success());
+    let s = String::from_utf8(out.stdout).unwrap();
+    assert!(s.contains("dimension 12, 3 classes"), "{s}");
+    assert!(s.contains("balanced error"), "{s}");
+}
+
+#[test]
+fn exp_profile_on_feature_files() {
+    let t = Tmp::new("exp");
+    let f = good_files(&t, "f64", true);
+    let v = json(&file_args(
+        &f,
+        &[
+            "--profile",
+            "exp",
+            "--n-max",
+            "40",
+            "--ratio",
+            "10",
+            "--method",
+            "ce",
+            "--time",
+            "1e4",
+            "--json",
+        ],
+    ));
+    // n_c = round(40 * 10^(-c/2)): 40, 12.65 -> 13, 4.
+    assert_eq!(floats(&v["config"]["counts"]), vec![40.0, 13.0, 4.0]);
+    assert_eq!(v["n_train"], 57);
+    // --minority only goes with step; asking for more rows than a class has is one line.
+    fails(
+        &file_args(
+            &f,
+            &[
+                "--profile",
+                "exp",
+                "--n-max",
+                "40",
+                "--ratio",
+                "10",
+                "--minority",
+                "1",
+                "--method",
+                "ce",
+            ],
+        ),
+        "only goes with --profile step",
+    );
+    fails(
+        &file_args(
+            &f,
+            &[
+                "--profile",
+                "exp",
+                "--n-max",
+                "61",
+                "--ratio",
+                "10",
+                "--method",
+                "ce",
+            ],
+        ),
+        "has only 60 training images",
+    );
+}
+
+#[test]
+fn bad_feature_files_are_one_clear_line() {
+    let t = Tmp::new("bad");
+    let f = good_files(&t, "ok", true);
+    let (x, y) = blobs(60, 1);
+    let n = y.len();
+    let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+    let data = |v: &[f64]| v.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
+    // Each case replaces one of the four files and names what must appear in the message.
+    let with = |slot: usize, name: &str, bytes: Vec<u8>| {
+        let mut g = f.clone();
+        g[slot] = t.write(name, &bytes);
+        g
+    };
+    let run = |g: [String; 4], expect: &str| {
+        fails(
+            &file_args(&g, &["--counts", "10,10,5", "--method", "ce"]),
+            expect,
+        );
+    };
+
+    // Features: shape, dtype, order, values, length.
+    run(
+        with(0, "one-d.npy", npy("<f8", false, &[n * 12], &data(&x64))),
+        "not 2-D",
+    );
+    run(
+        with(0, "three-d.npy", npy("<f8", false, &[n, 3, 4], &data(&x64))),
+        "not 2-D",
+    );
+    let ints: Vec<u8> = (0..n * 12).flat_map(|i| (i as i64).to_le_bytes()).collect();
+    run(
+        with(0, "int-features.npy", npy("<i8", false, &[n, 12], &ints)),
+        "not float32 or float64",
+    );
+    run(
+        with(0, "complex.npy", npy("<c16", false, &[n, 6], &data(&x64))),
+        "not float32 or float64",
+    );
+    run(
+        with(0, "fortran.npy", npy("<f8", true, &[n, 12], &data(&x64))),
+        "Fortran",
+    );
+    let mut nan = x64.clone();
+    nan[12 * 7 + 3] = f64::NAN;
+    run(
+        with(0, "nan.npy", f64_npy(n, 12, &nan)),
+        "row 7, column 3 is not finite",
+    );
+    let mut inf = x64.clone();
+    inf[5] = f64::INFINITY;
+    run(with(0, "inf.npy", f64_npy(n, 12, &inf)), "not finite");
+    let whole = f64_npy(n, 12, &x64);
+    run(
+        with(0, "truncated.npy", whole[..whole.len() - 100].to_vec()),
+        "truncated file",
+    );
+    let mut longer = whole.clone();
+    longer.extend_from_slice(&[0; 8]);
+    run(with(0, "trailing.npy", longer), "trailing bytes");
+    // A header announcing far more data than the file holds is refused before reading.
+    run(
+        with(
+            0,
+            "huge.npy",
+            npy("<f8", false, &[1 << 40, 1 << 20], &data(&x64)),
+        ),
+        "truncated file",
+    );
+    run(
+        with(
+            0,
+            "overflow.npy",
+            npy("<f8", false, &[1 << 62, 1 << 62], &[]),
+        ),
+        "too large",
+    );
+    run(
+        with(0, "header-only.npy", whole[..40].to_vec()),
+        "shorter than its",
+    );
+    run(with(0, "tiny.npy", b"\x93NUM".to_vec()), "too short");
+    run(
+        with(0, "text.npy", b"1.0,2.0\n3.0,4.0\n".to_vec()),
+        "not a NumPy .npy file",
+    );
+    run(
+        with(
+            0,
+            "fewer-rows.npy",
+            f64_npy(n - 1, 12, &x64[..(n - 1) * 12]),
+        ),
+        "holds 180 labels, but",
+    );
+    run(
+        with(2, "narrow-test.npy", f64_npy(120, 11, &x64[..120 * 11])),
+        "has 11 feature columns, but the training features",
+    );
+
+    // Labels: dtype, shape, sign, range, every class present.
+    run(
+        with(
+            1,
+            "float-labels.npy",
+            npy("<f8", false, &[n], &data(&vec![0.0; n])),
+        ),
+        "not an integer type",
+    );
+    let y2: Vec<u8> = y.iter().flat_map(|&l| l.to_le_bytes()).collect();
+    run(
+        with(1, "column-labels.npy", npy("<i8", false, &[n, 1], &y2)),
+        "not 1-D",
+    );
+    let mut neg = y.clone();
+    neg[4] = -1;
+    run(
+        with(1, "negative.npy", i64_npy(&neg)),
+        "label -1 at index 4 is negative",
+    );
+    let mut gap = y.clone();
+    for l in gap.iter_mut() {
+        if *l == 1 {
+            *l = 2;
+        }
+    }
+    run(
+        with(1, "gap.npy", i64_npy(&gap)),
+        "no training row has label 1",
+    );
+    let mut big = y.clone();
+    big[0] = 1 << 40;
+    run(with(1, "big-label.npy", i64_npy(&big)), "out of range");
+    let mut unseen = vec![0u8; 120];
+    unseen[119] = 3;
+    run(
+        with(3, "unseen-test-label.npy", u8_npy(&unseen)),
+        "label 3 at index 119 is not a class",
+    );
+    run(
+        with(3, "short-test-labels.npy", u8_npy(&[0; 100])),
+        "holds 100 labels, but",
+    );
+
+    // Missing files and flags.
+    let mut gone = f.clone();
+    gone[2] = t.0.join("does-not-exist.npy").display().to_string();
+    run(gone, "does-not-exist.npy");
+    fails(
+        &["train", "--features-file", &f[0], "--method", "ce"],
+        "--labels-file",
+    );
+    fails(
+        &file_args(&f, &["--dataset", "mnist", "--method", "ce"]),
+        "not both",
+    );
+    fails(
+        &file_args(&f, &["--data-dir", "/tmp", "--method", "ce"]),
+        "--data-dir: only goes with --dataset",
+    );
+    fails(&["train", "--method", "ce"], "--dataset: missing");
+    // Three classes: the 10-class default counts do not apply.
+    fails(
+        &file_args(&f, &["--method", "ce"]),
+        "the labels have 3 classes",
+    );
+    fails(
+        &file_args(&f, &["--counts", "10,10", "--method", "ce"]),
+        "one count per class",
+    );
+}
+
+/// The shared datasets folder, if present.
+fn data_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets");
+    if dir.join("mnist").is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("skipping: {} not found", dir.display());
+        None
+    }
+}
+
+#[test]
+fn mnist_pixels_as_npy_match_the_built_in_path() {
+    use imbalance_datasets::{LoadOptions, Split, load_dir, preprocess};
+    let Some(dir) = data_dir() else { return };
+    let ds = load_dir(
+        imbalance_datasets::DatasetName::Mnist,
+        &dir.join("mnist"),
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    // The built-in path feeds the feature map pixels / 255 minus the mean of the whole pool;
+    // the .npy path uses its features as given. So write exactly those rows (f64: the same
+    // bits), the whole pool in its order (the subsample is drawn from its labels) and the
+    // whole test set.
+    let all = |n: usize| (0..n).collect::<Vec<usize>>();
+    let p = preprocess(&ds, &all(ds.n_train()), &all(ds.n_test())).unwrap();
+    let t = Tmp::new("mnist");
+    let d = ds.dim();
+    let files = [
+        t.write("train.npy", &f64_npy(ds.n_train(), d, &p.train)),
+        t.write("train-labels.npy", &u8_npy(ds.raw_labels(Split::Train))),
+        t.write("test.npy", &f64_npy(ds.n_test(), d, &p.test)),
+        t.write("test-labels.npy", &u8_npy(ds.raw_labels(Split::Test))),
+    ];
+    drop(p);
+    let common = [
+        "--profile",
+        "exp",
+        "--n-max",
+        "40",
+        "--ratio",
+        "10",
+        "--features",
+        "identity",
+        "--method",
+        "la",
+        "--time",
+        "1e4",
+        "--seed",
+        "5",
+        "--predict",
+        "--moment-samples",
+        "20",
+        "--json",
+    ];
+    let dir_s = dir.display().to_string();
+    let mut builtin = vec!["train", "--dataset", "mnist", "--data-dir", dir_s.as_str()];
+    builtin.extend_from_slice(&common);
+    let a = json(&builtin);
+    let b = json(&file_args(&files, &common));
+    for key in [
+        "per_class_error",
+        "balanced_error",
+        "predicted_per_class_error",
+        "effective_rank",
+        "time_scale",
+        "n_train",
+        "test_per_class",
+    ] {
+        assert_eq!(a[key], b[key], "{key}");
+    }
+    assert_eq!(a["config"]["counts"], b["config"]["counts"]);
+    let e = floats(&a["per_class_error"]);
+    assert!(e.iter().all(|x| (0.0..=1.0).contains(x)), "{e:?}");
+}
+
+#[test]
+fn exp_profile_on_mnist_is_the_long_tailed_profile() {
+    let Some(dir) = data_dir() else { return };
+    let dir = dir.display().to_string();
+    let v = json(&[
+        "train",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        &dir,
+        "--profile",
+        "exp",
+        "--n-max",
+        "100",
+        "--ratio",
+        "100",
+        "--features",
+        "relu:300",
+        "--method",
+        "ce",
+        "--time",
+        "1e5",
+        "--json",
+    ]);
+    // Cao et al. 2019 (CIFAR-10-LT): n_c = n_max * ratio^(-c/(K-1)), K = 10.
+    let want: Vec<f64> = (0..10)
+        .map(|c| (100.0 * 100f64.powf(-(c as f64) / 9.0)).round())
+        .collect();
+    assert_eq!(floats(&v["config"]["counts"]), want);
+    assert_eq!(want[0], 100.0);
+    assert_eq!(want[9], 1.0);
+}
