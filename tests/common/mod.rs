@@ -1,4 +1,4 @@
-//! Helpers shared by the end-to-end tests of `imbalance train` (train_cli.rs, npy_cli.rs).
+//! Helpers shared by the end-to-end tests of `imbalance train` (train_cli.rs, own_data_cli.rs).
 
 use std::process::{Command, Output};
 

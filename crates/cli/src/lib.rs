@@ -8,6 +8,7 @@ mod error;
 mod limits;
 mod output;
 mod predict;
+mod preview;
 mod simulate;
 mod train;
 
@@ -39,7 +40,10 @@ enum Command {
     /// Train on real images (MNIST, Fashion-MNIST, CIFAR-10) with random features; per-class
     /// test error, and with --predict the anisotropic theory's prediction beside it.
     #[command(allow_negative_numbers = true)]
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
+    /// Write a PNG grid of training images per class, labelled with each class's training
+    /// count under the chosen counts or profile (a built-in dataset or an image folder).
+    Preview(preview::PreviewArgs),
     /// Download a dataset (mnist, fashion-mnist, cifar10) into the data directory.
     Fetch(train::FetchArgs),
     /// Copy a dataset from a local folder (or the CIFAR-10 archive) into the data directory.
@@ -113,6 +117,7 @@ where
         Command::Predict(a) => predict::run_predict(a),
         Command::Tune(a) => predict::run_tune(a),
         Command::Train(a) => train::run_train(a),
+        Command::Preview(a) => preview::run_preview(a),
         Command::Fetch(a) => train::run_fetch(a),
         Command::Import(a) => train::run_import(a),
     };

@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use clap::Args;
 use imbalance_datasets::{
-    DatasetName, FeatureSet, InstallReport, LoadOptions, MinorityChoice, fetch, import, load,
-    load_features, resolve_data_dir,
+    DatasetName, FeatureSet, ImageFolderOptions, InstallReport, LoadOptions, MinorityChoice, fetch,
+    image_folder_features, import, load, load_features, load_image_folders, resolve_data_dir,
 };
 use imbalance_gradflow::FlowOptions;
 use imbalance_pipeline::{
@@ -56,6 +56,20 @@ pub struct TrainArgs {
     /// Test labels (with --features-file): a 1-D integer .npy array, classes 0..K-1.
     #[arg(long, value_name = "FILE.npy")]
     test_labels_file: Option<PathBuf>,
+    /// Your own images instead of --dataset: a folder with one subfolder of PNG/JPEG images
+    /// per class (the ImageFolder layout; classes in sorted order), preprocessed as the
+    /// built-in datasets (scaled to [0, 1], centred by the training mean). Needs
+    /// --test-image-folder.
+    #[arg(long, value_name = "DIR")]
+    image_folder: Option<PathBuf>,
+    /// Test images (with --image-folder): the same layout and class subfolders, the same
+    /// image shape (or --resize).
+    #[arg(long, value_name = "DIR")]
+    test_image_folder: Option<PathBuf>,
+    /// Resize every image of --image-folder and --test-image-folder to HEIGHTxWIDTH (e.g.
+    /// 32x32); without it all images must share the first one's shape.
+    #[arg(long, value_name = "HxW", value_parser = parse_resize)]
+    resize: Option<(u32, u32)>,
     /// Folder holding `<name>/` (default: $IMBALANCE_DATA_DIR, else ~/.cache/imbalance/datasets;
     /// `imbalance fetch NAME` fills it).
     #[arg(long, value_name = "DIR")]
@@ -64,29 +78,8 @@ pub struct TrainArgs {
     /// kernel), identity (raw centred pixels).
     #[arg(long, value_name = "SPEC", default_value = DEFAULT_FEATURES)]
     features: String,
-    /// Training images per class 0..K-1, comma-separated (default, for 10 classes,
-    /// 500,500,500,500,500,50,50,50,50,50).
-    #[arg(long, value_delimiter = ',', value_name = "N0,...,N9", action = clap::ArgAction::Set,
-          allow_hyphen_values = true, value_parser = crate::args::parse_count)]
-    counts: Option<Vec<usize>>,
-    /// Imbalance profile (instead of --counts) over the data's K classes; needs --n-max and
-    /// --ratio. exp is the long-tailed profile of Cao et al. 2019 (CIFAR-10-LT):
-    /// n_c = n_max * ratio^(-c/(K-1)).
-    #[arg(long, value_enum)]
-    profile: Option<ProfileKind>,
-    /// Images of the largest class (with --profile).
-    #[arg(long)]
-    n_max: Option<usize>,
-    /// Imbalance ratio n_max / n_min >= 1 (with --profile).
-    #[arg(long)]
-    ratio: Option<f64>,
-    /// Number of minority classes (with --profile step; default 5).
-    #[arg(long)]
-    minority_classes: Option<usize>,
-    /// Which classes are the minority (with --profile step): a comma-separated list, or
-    /// `random` (--minority-classes of them, drawn with --seed). Default: the last ones.
-    #[arg(long, value_name = "LIST|random")]
-    minority: Option<String>,
+    #[command(flatten)]
+    class_counts: ImageCountsArgs,
     #[command(flatten)]
     method: MethodArgs,
     /// Training time T of gradient flow: a positive number or inf (the max-margin limit, where
@@ -117,11 +110,63 @@ enum Source {
     Dataset(DatasetName),
     /// Four .npy files: train features, train labels, test features, test labels.
     Files([PathBuf; 4]),
+    /// Two image folders: training pool, test set.
+    Folders([PathBuf; 2]),
+}
+
+/// Parses `--resize 32x32` (height x width, each 1 to 4096).
+pub(crate) fn parse_resize(s: &str) -> std::result::Result<(u32, u32), String> {
+    let bad = || format!("'{s}' is not HEIGHTxWIDTH with each side 1 to 4096 (e.g. 32x32)");
+    let (h, w) = s.split_once(['x', 'X']).ok_or_else(bad)?;
+    let side = |t: &str| {
+        t.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|v| (1..=4096).contains(v))
+            .ok_or_else(bad)
+    };
+    Ok((side(h)?, side(w)?))
 }
 
 impl TrainArgs {
-    /// `--dataset NAME`, or the four feature files (all of them, and no --data-dir).
+    /// `--dataset NAME`, the four feature files (all of them, and no --data-dir), or the two
+    /// image folders.
     fn source(&self) -> Result<Source> {
+        if self.resize.is_some() && self.image_folder.is_none() {
+            return Err(usage("--resize", "only goes with --image-folder"));
+        }
+        match (&self.image_folder, &self.test_image_folder) {
+            (None, None) => {}
+            (None, Some(_)) => {
+                return Err(usage(
+                    "--test-image-folder",
+                    "only goes with --image-folder",
+                ));
+            }
+            (Some(_), None) => {
+                return Err(usage(
+                    "--test-image-folder",
+                    "missing: --image-folder needs --test-image-folder DIR (the test images, same layout)",
+                ));
+            }
+            (Some(train), Some(test)) => {
+                let other = [
+                    ("--dataset", self.dataset.is_some()),
+                    ("--features-file", self.features_file.is_some()),
+                    ("--labels-file", self.labels_file.is_some()),
+                    ("--test-features-file", self.test_features_file.is_some()),
+                    ("--test-labels-file", self.test_labels_file.is_some()),
+                    ("--data-dir", self.data_dir.is_some()),
+                ];
+                if let Some((flag, _)) = other.iter().find(|(_, given)| *given) {
+                    return Err(usage(
+                        flag,
+                        "give either --image-folder or another data source, not both",
+                    ));
+                }
+                return Ok(Source::Folders([train.clone(), test.clone()]));
+            }
+        }
         let files = [
             ("--features-file", &self.features_file),
             ("--labels-file", &self.labels_file),
@@ -141,7 +186,7 @@ impl TrainArgs {
             (Some(name), true) => Ok(Source::Dataset(name.parse()?)),
             (None, true) => Err(usage(
                 "--dataset",
-                "missing: give --dataset NAME, or --features-file, --labels-file, --test-features-file and --test-labels-file",
+                "missing: give --dataset NAME, --image-folder DIR with --test-image-folder DIR, or --features-file, --labels-file, --test-features-file and --test-labels-file",
             )),
             (None, false) => {
                 if let Some((flag, _)) = files.iter().find(|(_, f)| f.is_none()) {
@@ -159,9 +204,62 @@ impl TrainArgs {
             }
         }
     }
+}
 
+/// Your own features (from .npy files or image folders) and the class counts the flags ask of
+/// their K classes.
+fn features_data(
+    fs: FeatureSet,
+    args: &TrainArgs,
+    class_counts: &ClassCounts,
+    rng: &mut Pcg64,
+) -> Result<(Data, Vec<usize>)> {
+    let k = fs.num_classes;
+    if args.class_counts.counts.is_none() && args.class_counts.profile.is_none() && k != 10 {
+        return Err(usage(
+            "--counts",
+            format!(
+                "missing: the data have {k} classes, so the default counts (for 10 classes) do not apply; give --counts N0,...,N{} or --profile",
+                k - 1
+            ),
+        ));
+    }
+    let counts = class_counts.resolve(k, rng)?;
+    Ok((Data::Features(fs), counts))
+}
+
+/// The training counts per class of a real dataset: explicit, or a step / exp profile over
+/// its K classes (`train` and `preview`).
+#[derive(Debug, Clone, Args)]
+pub struct ImageCountsArgs {
+    /// Training images per class 0..K-1, comma-separated (default, for 10 classes,
+    /// 500,500,500,500,500,50,50,50,50,50).
+    #[arg(long, value_delimiter = ',', value_name = "N0,...,N9", action = clap::ArgAction::Set,
+          allow_hyphen_values = true, value_parser = crate::args::parse_count)]
+    pub(crate) counts: Option<Vec<usize>>,
+    /// Imbalance profile (instead of --counts) over the data's K classes; needs --n-max and
+    /// --ratio. exp is the long-tailed profile of Cao et al. 2019 (CIFAR-10-LT):
+    /// n_c = n_max * ratio^(-c/(K-1)).
+    #[arg(long, value_enum)]
+    pub(crate) profile: Option<ProfileKind>,
+    /// Images of the largest class (with --profile).
+    #[arg(long)]
+    n_max: Option<usize>,
+    /// Imbalance ratio n_max / n_min >= 1 (with --profile).
+    #[arg(long)]
+    ratio: Option<f64>,
+    /// Number of minority classes (with --profile step; default 5).
+    #[arg(long)]
+    minority_classes: Option<usize>,
+    /// Which classes are the minority (with --profile step): a comma-separated list, or
+    /// `random` (--minority-classes of them, drawn with --seed). Default: the last ones.
+    #[arg(long, value_name = "LIST|random")]
+    minority: Option<String>,
+}
+
+impl ImageCountsArgs {
     /// The class counts described by the flags.
-    fn class_counts(&self) -> Result<ClassCounts> {
+    pub(crate) fn class_counts(&self) -> Result<ClassCounts> {
         match (&self.counts, self.profile) {
             (Some(_), Some(_)) => Err(usage(
                 "--counts",
@@ -289,7 +387,7 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
     // Everything the user typed is checked before the (slow) data loading.
     let source = args.source()?;
     let features: FeatureSpec = args.features.parse()?;
-    let class_counts = args.class_counts()?;
+    let class_counts = args.class_counts.class_counts()?;
     let method = args.method.method()?;
     let horizon = horizon(&args.time)?;
     check_method_horizon(&method, horizon)?;
@@ -314,26 +412,20 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
             (Data::Dataset(ds), counts)
         }
         Source::Files([x, y, xt, yt]) => {
-            let fs = load_features(x, y, xt, yt)?;
-            let k = fs.num_classes;
-            if args.counts.is_none() && args.profile.is_none() && k != 10 {
-                return Err(usage(
-                    "--counts",
-                    format!(
-                        "missing: the labels have {k} classes, so the default counts (for 10 classes) do not apply; give --counts N0,...,N{} or --profile",
-                        k - 1
-                    ),
-                ));
-            }
-            let counts = class_counts.resolve(k, &mut rng)?;
-            (Data::Features(fs), counts)
+            features_data(load_features(x, y, xt, yt)?, args, &class_counts, &mut rng)?
+        }
+        Source::Folders([train, test]) => {
+            let opts = ImageFolderOptions::default().with_resize(args.resize);
+            let (tr, te) = load_image_folders(train, test, &opts)?;
+            let fs = image_folder_features(&tr, &te)?;
+            features_data(fs, args, &class_counts, &mut rng)?
         }
     };
     let (n_pool, n_test, input_dim) = match &data {
         Data::Dataset(ds) => (ds.n_train(), ds.n_test(), ds.dim()),
         Data::Features(fs) => (fs.n_train(), fs.n_test(), fs.dim),
     };
-    let counts_flag = if args.profile.is_some() {
+    let counts_flag = if args.class_counts.profile.is_some() {
         "--n-max"
     } else {
         "--counts"

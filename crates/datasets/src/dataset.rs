@@ -166,16 +166,7 @@ impl Dataset {
 
     /// Mean of ALL training images, pixels scaled to [0, 1] (length `dim`).
     pub fn train_mean(&self) -> Vec<f64> {
-        let d = self.dim();
-        let n = self.n_train();
-        let mut sums = vec![0u64; d];
-        for img in self.train_pixels.chunks_exact(d) {
-            for (s, &b) in sums.iter_mut().zip(img) {
-                *s += b as u64;
-            }
-        }
-        let scale = 1.0 / (255.0 * n.max(1) as f64);
-        sums.into_iter().map(|s| s as f64 * scale).collect()
+        crate::subsample::pixel_mean(&self.train_pixels, self.dim())
     }
 
     /// Build an MNIST-like dataset from in-memory IDX files (each gzip or raw), with the

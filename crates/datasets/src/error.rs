@@ -136,6 +136,14 @@ pub enum Error {
         /// What is wrong with it.
         problem: String,
     },
+    /// An image folder (or an image in it) is not usable: layout, decoding, shape, size.
+    #[error("{path}: {problem}")]
+    ImageFolder {
+        /// The folder or image file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// A file parsed correctly but holds no records.
     #[error("{file}: holds no records")]
     NoRecords {

@@ -58,6 +58,7 @@ pub mod error;
 #[cfg(feature = "fetch")]
 mod fetch;
 mod format;
+mod image_folder;
 mod install;
 pub mod manifest;
 mod name;
@@ -75,6 +76,9 @@ pub use format::{
     CIFAR_PIXELS, CIFAR_RECORD, CifarBatch, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, IdxImages,
     NUM_CLASSES, encode_idx_images, encode_idx_labels, is_gzip, maybe_gunzip, parse_cifar_batch,
     parse_class_names, parse_idx_images, parse_idx_labels,
+};
+pub use image_folder::{
+    ImageFolder, ImageFolderOptions, image_folder_features, load_image_folder, load_image_folders,
 };
 pub use install::{InstallReport, extract_cifar_archive, import, install_idx_bytes};
 pub use name::{CIFAR10_CLASSES, DatasetName, FASHION_MNIST_CLASSES, MNIST_CLASSES};

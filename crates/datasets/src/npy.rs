@@ -108,6 +108,20 @@ impl FeatureSet {
                 ),
             ));
         }
+        // Each class's test error is measured, so each class needs a test row.
+        let mut seen = vec![false; k];
+        for &l in &test_labels {
+            seen[l] = true;
+        }
+        if let Some(c) = seen.iter().position(|&s| !s) {
+            return Err(bad(
+                3,
+                format!(
+                    "no test row has label {c}: every class 0..{} needs test rows, to measure its error",
+                    k - 1
+                ),
+            ));
+        }
         Ok(Self {
             dim,
             num_classes: k,

@@ -181,16 +181,10 @@ pub struct Preprocessed {
 pub fn preprocess(ds: &Dataset, train_rows: &[usize], test_rows: &[usize]) -> Result<Preprocessed> {
     let d = ds.dim();
     let mean = ds.train_mean();
-    let centre = |mut rows: Vec<f64>| {
-        for row in rows.chunks_exact_mut(d) {
-            for (x, m) in row.iter_mut().zip(&mean) {
-                *x -= m;
-            }
-        }
-        rows
-    };
-    let train = centre(ds.rows_f64(Split::Train, train_rows)?);
-    let test = centre(ds.rows_f64(Split::Test, test_rows)?);
+    let mut train = ds.rows_f64(Split::Train, train_rows)?;
+    centre(&mut train, &mean);
+    let mut test = ds.rows_f64(Split::Test, test_rows)?;
+    centre(&mut test, &mean);
     let tl = ds.raw_labels(Split::Train);
     let sl = ds.raw_labels(Split::Test);
     Ok(Preprocessed {
@@ -201,6 +195,36 @@ pub fn preprocess(ds: &Dataset, train_rows: &[usize], test_rows: &[usize]) -> Re
         test_labels: test_rows.iter().map(|&i| sl[i] as usize).collect(),
         mean,
     })
+}
+
+/// Mean of the images in `pixels` (`dim` bytes each), scaled to [0, 1] (length `dim`).
+pub(crate) fn pixel_mean(pixels: &[u8], dim: usize) -> Vec<f64> {
+    let mut sums = vec![0u64; dim];
+    let mut n = 0usize;
+    for img in pixels.chunks_exact(dim.max(1)) {
+        for (s, &b) in sums.iter_mut().zip(img) {
+            *s += b as u64;
+        }
+        n += 1;
+    }
+    let scale = 1.0 / (255.0 * n.max(1) as f64);
+    sums.into_iter().map(|s| s as f64 * scale).collect()
+}
+
+/// Subtracts `mean` from each row (of `mean.len()` entries) of the row-major `rows`.
+pub(crate) fn centre(rows: &mut [f64], mean: &[f64]) {
+    for row in rows.chunks_exact_mut(mean.len().max(1)) {
+        for (x, m) in row.iter_mut().zip(mean) {
+            *x -= m;
+        }
+    }
+}
+
+/// Every image of `pixels` scaled to [0, 1] and centred by `mean`, row-major.
+pub(crate) fn centred_rows(pixels: &[u8], mean: &[f64]) -> Vec<f64> {
+    let mut rows: Vec<f64> = pixels.iter().map(|&b| b as f64 / 255.0).collect();
+    centre(&mut rows, mean);
+    rows
 }
 
 #[cfg(test)]

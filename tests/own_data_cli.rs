@@ -1,8 +1,10 @@
-//! `imbalance train` on your own features: `.npy` files written here by hand (NumPy's format
-//! version 1.0, as `numpy.save` writes it), good ones in float32 and float64 and every kind of
-//! bad one; the exponential (CIFAR-10-LT) profile on them; and one run on the preprocessed
-//! MNIST pixels written to `.npy`, which must give exactly the built-in path's result (skipped
-//! when ../shared/datasets is absent).
+//! `imbalance train` and `imbalance preview` on your own data. Features: `.npy` files written
+//! here by hand (NumPy's format version 1.0, as `numpy.save` writes it), good ones in float32
+//! and float64 and every kind of bad one; the exponential (CIFAR-10-LT) profile on them; and
+//! one run on the preprocessed MNIST pixels written to `.npy`, which must give exactly the
+//! built-in path's result (skipped when ../shared/datasets is absent). Images: PNG folders
+//! (one subfolder per class) train exactly as their preprocessed pixels written to `.npy`, and
+//! `preview` draws a dataset or a folder.
 
 use std::path::PathBuf;
 
@@ -394,6 +396,14 @@ fn bad_feature_files_are_one_clear_line() {
         with(3, "unseen-test-label.npy", u8_npy(&unseen)),
         "label 3 at index 119 is not a class",
     );
+    let mut no_class_2: Vec<u8> = (0..120).map(|i| (i / 40) as u8).collect();
+    for l in no_class_2.iter_mut().filter(|l| **l == 2) {
+        *l = 1;
+    }
+    run(
+        with(3, "no-class-2-test-labels.npy", u8_npy(&no_class_2)),
+        "no test row has label 2",
+    );
     run(
         with(3, "short-test-labels.npy", u8_npy(&[0; 100])),
         "holds 100 labels, but",
@@ -419,7 +429,7 @@ fn bad_feature_files_are_one_clear_line() {
     // Three classes: the 10-class default counts do not apply.
     fails(
         &file_args(&f, &["--method", "ce"]),
-        "the labels have 3 classes",
+        "the data have 3 classes",
     );
     fails(
         &file_args(&f, &["--counts", "10,10", "--method", "ce"]),
@@ -535,4 +545,281 @@ fn exp_profile_on_mnist_is_the_long_tailed_profile() {
     assert_eq!(floats(&v["config"]["counts"]), want);
     assert_eq!(want[0], 100.0);
     assert_eq!(want[9], 1.0);
+}
+
+/// Writes gray `h x w` PNG images into `<dir>/<class{c}>/<i>.png`, `counts[c]` per class, with
+/// a class-dependent bright column and hashed noise (so the classes are learnable).
+fn png_folder(dir: &std::path::Path, counts: &[usize], salt: u32) {
+    let (h, w) = (6u32, 5u32);
+    for (c, &n) in counts.iter().enumerate() {
+        let class = dir.join(format!("class{c}"));
+        std::fs::create_dir_all(&class).unwrap();
+        for i in 0..n {
+            let img = image::GrayImage::from_fn(w, h, |x, y| {
+                let noise = (x * 31 + y * 17 + i as u32 * 13 + salt * 7) % 61;
+                image::Luma([(noise + if x == c as u32 { 150 } else { 20 }) as u8])
+            });
+            img.save(class.join(format!("{i:03}.png"))).unwrap();
+        }
+    }
+}
+
+#[test]
+fn image_folders_train_as_their_pixels_written_to_npy() {
+    use imbalance_datasets::{ImageFolderOptions, image_folder_features, load_image_folders};
+    let t = Tmp::new("folders");
+    let (tr, te) = (t.0.join("train"), t.0.join("test"));
+    png_folder(&tr, &[30, 20, 12], 1);
+    png_folder(&te, &[8, 8, 8], 2);
+    let (a, b) = load_image_folders(&tr, &te, &ImageFolderOptions::default()).unwrap();
+    let fs = image_folder_features(&a, &b).unwrap();
+    let to_u8 = |l: &[usize]| l.iter().map(|&c| c as u8).collect::<Vec<u8>>();
+    let files = [
+        t.write("x.npy", &f64_npy(fs.n_train(), fs.dim, &fs.train)),
+        t.write("y.npy", &u8_npy(&to_u8(&fs.train_labels))),
+        t.write("xt.npy", &f64_npy(fs.n_test(), fs.dim, &fs.test)),
+        t.write("yt.npy", &u8_npy(&to_u8(&fs.test_labels))),
+    ];
+    let run = [
+        "--counts",
+        "20,10,4",
+        "--features",
+        "identity",
+        "--method",
+        "la",
+        "--time",
+        "1e4",
+        "--predict",
+        "--moment-samples",
+        "6",
+        "--seed",
+        "3",
+        "--json",
+    ];
+    let (trs, tes) = (tr.display().to_string(), te.display().to_string());
+    let mut folder_args = vec!["train", "--image-folder", &trs, "--test-image-folder", &tes];
+    folder_args.extend_from_slice(&run);
+    let x = json(&folder_args);
+    let y = json(&file_args(&files, &run));
+    for key in [
+        "per_class_error",
+        "predicted_per_class_error",
+        "n_train",
+        "test_per_class",
+    ] {
+        assert_eq!(x[key], y[key], "{key}");
+    }
+    let e = floats(&x["per_class_error"]);
+    assert!(e.iter().all(|v| (0.0..=1.0).contains(v)), "{e:?}");
+
+    // Bad combinations are one line naming the flag.
+    let with = |extra: &[&'static str]| {
+        let mut v: Vec<String> = folder_args.iter().map(|s| s.to_string()).collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let run_fails = |args: Vec<String>, expect: &str| {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        fails(&a, expect);
+    };
+    run_fails(with(&["--dataset", "mnist"]), "--dataset");
+    run_fails(with(&["--resize", "32"]), "HEIGHTxWIDTH");
+    run_fails(with(&["--resize", "0x4"]), "HEIGHTxWIDTH");
+    fails(
+        &[
+            "train",
+            "--image-folder",
+            &trs,
+            "--counts",
+            "5,5,5",
+            "--method",
+            "ce",
+        ],
+        "--test-image-folder",
+    );
+    fails(
+        &[
+            "train",
+            "--test-image-folder",
+            &tes,
+            "--counts",
+            "5,5,5",
+            "--method",
+            "ce",
+        ],
+        "only goes with --image-folder",
+    );
+    fails(
+        &[
+            "train",
+            "--dataset",
+            "mnist",
+            "--resize",
+            "8x8",
+            "--method",
+            "ce",
+        ],
+        "--resize: only goes with --image-folder",
+    );
+    // Counts the folder cannot supply, and a folder of another shape.
+    fails(
+        &[
+            "train",
+            "--image-folder",
+            &trs,
+            "--test-image-folder",
+            &tes,
+            "--counts",
+            "31,1,1",
+            "--method",
+            "ce",
+        ],
+        "class 0",
+    );
+    let odd = t.0.join("odd");
+    for c in 0..3 {
+        std::fs::create_dir_all(odd.join(format!("class{c}"))).unwrap();
+        image::GrayImage::new(3, 3)
+            .save(odd.join(format!("class{c}/a.png")))
+            .unwrap();
+    }
+    let odds = odd.display().to_string();
+    fails(
+        &[
+            "train",
+            "--image-folder",
+            &trs,
+            "--test-image-folder",
+            &odds,
+            "--counts",
+            "5,5,5",
+            "--method",
+            "ce",
+        ],
+        "3 x 3",
+    );
+    // With --resize both folders are brought to one shape and the run goes through.
+    let r = json(&[
+        "train",
+        "--image-folder",
+        &trs,
+        "--test-image-folder",
+        &odds,
+        "--resize",
+        "4x4",
+        "--counts",
+        "5,5,5",
+        "--method",
+        "ce",
+        "--features",
+        "identity",
+        "--time",
+        "1e3",
+        "--json",
+    ]);
+    assert_eq!(r["test_per_class"], serde_json::json!([1, 1, 1]));
+}
+
+#[test]
+fn preview_draws_a_folder_and_a_dataset() {
+    let t = Tmp::new("preview");
+    let dir = t.0.join("imgs");
+    png_folder(&dir, &[12, 6, 3], 1);
+    let out = t.0.join("grid.png");
+    let (dirs, outs) = (dir.display().to_string(), out.display().to_string());
+    let o = imbalance(&[
+        "preview",
+        &dirs,
+        "--counts",
+        "12,6,2",
+        "--per-class",
+        "8",
+        "--out",
+        &outs,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("counts 12,6,2"));
+    let img = image::open(&out).unwrap().to_rgb8();
+    // Tiles hold the images' gray levels: the bright column (150 + noise) appears, and
+    // black text on white is there too.
+    let levels: std::collections::BTreeSet<u8> = img.pixels().map(|p| p[0]).collect();
+    assert!(
+        levels.contains(&0) && levels.contains(&255),
+        "text on a white page"
+    );
+    assert!(
+        levels.iter().filter(|&&l| (150..211).contains(&l)).count() > 20,
+        "{levels:?}"
+    );
+    // Three rows of tiles: the height grows with the number of classes, the width with
+    // --per-class.
+    let o = imbalance(&[
+        "preview",
+        &dirs,
+        "--counts",
+        "12,6,2",
+        "--per-class",
+        "2",
+        "--out",
+        &outs,
+    ]);
+    assert!(o.status.success());
+    let narrow = image::open(&out).unwrap();
+    assert!(narrow.width() < img.width() && narrow.height() == img.height());
+
+    fails(
+        &[
+            "preview",
+            &dirs,
+            "--counts",
+            "12,6,2",
+            "--per-class",
+            "0",
+            "--out",
+            &outs,
+        ],
+        "--per-class",
+    );
+    fails(
+        &["preview", "no-such-thing", "--out", &outs],
+        "not a folder of class subfolders",
+    );
+    fails(
+        &["preview", &dirs, "--out", &outs],
+        "the data have 3 classes",
+    );
+    fails(
+        &["preview", &dirs, "--counts", "13,1,1", "--out", &outs],
+        "class 0",
+    );
+    fails(
+        &["preview", "mnist", "--resize", "8x8", "--out", &outs],
+        "--resize",
+    );
+
+    let Some(data) = data_dir() else { return };
+    let datas = data.display().to_string();
+    let o = imbalance(&[
+        "preview",
+        "cifar10",
+        "--data-dir",
+        &datas,
+        "--profile",
+        "exp",
+        "--n-max",
+        "500",
+        "--ratio",
+        "100",
+        "--out",
+        &outs,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("counts 500,300,180,108,65,39,23,14,8,5"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let img = image::open(&out).unwrap().to_rgb8();
+    // Colour images: some pixel has unequal channels.
+    assert!(img.pixels().any(|p| p[0] != p[1] || p[1] != p[2]));
 }
