@@ -9,6 +9,7 @@ mod limits;
 mod output;
 mod predict;
 mod simulate;
+pub mod sweep;
 mod train;
 
 use std::process::ExitCode;
@@ -40,6 +41,10 @@ enum Command {
     /// test error, and with --predict the anisotropic theory's prediction beside it.
     #[command(allow_negative_numbers = true)]
     Train(train::TrainArgs),
+    /// Run a sweep: a JSON list of independent predict/simulate/tune configurations, as shard
+    /// I of N (one JSON line per configuration into DIR/shard-I-of-N.jsonl), or merge the
+    /// shard files (--merge DIR) into one table of JSON lines in configuration order.
+    Sweep(sweep::SweepArgs),
     /// Download a dataset (mnist, fashion-mnist, cifar10) into the data directory.
     Fetch(train::FetchArgs),
     /// Copy a dataset from a local folder (or the CIFAR-10 archive) into the data directory.
@@ -113,6 +118,7 @@ where
         Command::Predict(a) => predict::run_predict(a),
         Command::Tune(a) => predict::run_tune(a),
         Command::Train(a) => train::run_train(a),
+        Command::Sweep(a) => sweep::run_sweep(a),
         Command::Fetch(a) => train::run_fetch(a),
         Command::Import(a) => train::run_import(a),
     };
