@@ -388,17 +388,23 @@ fn at(index: usize) -> impl Fn(Error) -> Error {
     }
 }
 
-/// Reads and expands the SPEC file, then checks every configuration (before anything runs).
+/// [`expand`], then [`check_config`] on every configuration (errors name its index): what
+/// `imbalance sweep` does before it runs anything.
+pub fn expand_checked(spec: &Value) -> Result<Vec<Value>> {
+    let configs = expand(spec)?;
+    for (i, c) in configs.iter().enumerate() {
+        check_config(c).map_err(at(i))?;
+    }
+    Ok(configs)
+}
+
+/// Reads the SPEC file and expands and checks it ([`expand_checked`]).
 fn read_spec(path: &Path) -> Result<Vec<Value>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| usage("SPEC", format!("cannot read {}: {e}", path.display())))?;
     let spec: Value = serde_json::from_str(&text)
         .map_err(|e| usage("SPEC", format!("{} is not JSON: {e}", path.display())))?;
-    let configs = expand(&spec)?;
-    for (i, c) in configs.iter().enumerate() {
-        check_config(c).map_err(at(i))?;
-    }
-    Ok(configs)
+    expand_checked(&spec)
 }
 
 /// Runs `imbalance sweep`.
