@@ -244,6 +244,18 @@ fn bad_shards_and_fields_are_one_line() {
     ] {
         fails(&["sweep", &write_spec(&dir, &spec), "--out", o], expect);
     }
+    // --out is a file, not a directory: one line naming --out, nothing written.
+    let file = dir.join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    fails(
+        &[
+            "sweep",
+            &write_spec(&dir, &spec()),
+            "--out",
+            file.to_str().unwrap(),
+        ],
+        "--out: cannot write",
+    );
     std::fs::write(dir.join("spec.json"), "{not json").unwrap();
     fails(&["sweep", &spec_path, "--out", o], "is not JSON");
 }

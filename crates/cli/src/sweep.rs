@@ -445,8 +445,13 @@ fn run_shard(configs: &[Value], shard: Shard, dir: &Path) -> Result<()> {
         text.push('\n');
         progress.step(done + 1);
     }
-    imbalance_datasets::write_atomic(&dir.join(shard.file_name()), text.as_bytes())?;
-    Ok(())
+    write_out(&dir.join(shard.file_name()), &text)
+}
+
+/// Writes `text` to `path` atomically; a failure names --out and the file.
+fn write_out(path: &Path, text: &str) -> Result<()> {
+    imbalance_datasets::write_atomic(path, text.as_bytes())
+        .map_err(|e| usage("--out", format!("cannot write {}: {e}", path.display())))
 }
 
 /// At most 20 indices, then how many more.
@@ -557,7 +562,7 @@ fn merge(configs: &[Value], dir: &Path, out: Option<&Path>) -> Result<()> {
         text.push('\n');
     }
     match out {
-        Some(path) => imbalance_datasets::write_atomic(path, text.as_bytes())?,
+        Some(path) => write_out(path, &text)?,
         None => {
             use std::io::Write;
             std::io::stdout().lock().write_all(text.as_bytes())?;
