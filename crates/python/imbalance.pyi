@@ -1,6 +1,6 @@
 """Type stubs of the `imbalance` extension module (built from crates/python/src/lib.rs)."""
 
-from typing import Literal, Optional, Sequence, TypedDict, Union
+from typing import Any, Literal, Optional, Sequence, TypedDict, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -19,17 +19,27 @@ class Errors(TypedDict):
     balanced_error: float
     worst_class_error: float
 
+class CliResult(Errors):
+    seconds: float
+    """Wall time of the run (the one field that differs between runs)."""
+    config: dict[str, Any]
+    """The run's configuration as the CLI's --json reports it (counts, method, params, time)."""
+
+class Predicted(CliResult):
+    orthant: dict[str, Any]
+    """How the orthant probabilities were computed and their largest error bound."""
+
 class Best(TypedDict):
     param: str
     value: float
 
-class Tuned(Errors):
+class Tuned(CliResult):
     best: Best
     objective_value: float
     curve: npt.NDArray[np.float64]
     """The coarse scan, one row (value, objective) per point."""
 
-class Simulated(Errors):
+class Simulated(CliResult):
     per_class_error_std: npt.NDArray[np.float64]
     exact_per_class_error: npt.NDArray[np.float64]
     exact_per_class_error_std: npt.NDArray[np.float64]
@@ -41,9 +51,27 @@ class Trained(Errors):
     dual: npt.NDArray[np.float64]
     """The trained dual A (n x K): the model is W = A^T Phi(X)."""
 
+class FeaturePrediction(Errors):
+    moment_samples: int
+    """Rows per class the moments were estimated from (the smallest class's)."""
+    effective_rank: npt.NDArray[np.float64]
+    psd_correction: float
+
+class SweepEntry(TypedDict):
+    index: int
+    id: str
+    config: dict[str, Any]
+
+Profile = Literal["step", "exp"]
+
 def predict(
     *,
-    counts: Sequence[int],
+    counts: Optional[Sequence[int]] = None,
+    profile: Optional[Profile] = None,
+    classes: Optional[int] = None,
+    n_max: Optional[int] = None,
+    ratio: Optional[float] = None,
+    minority_classes: Optional[int] = None,
     dim: int,
     snr: float,
     method: Method,
@@ -55,14 +83,20 @@ def predict(
     sigma: float = 1.0,
     means: Literal["orthogonal", "random"] = "orthogonal",
     seed: int = 0,
-) -> Errors:
-    """Mean-field prediction of the per-class errors (as `imbalance predict --json`).
+) -> Predicted:
+    """Mean-field prediction of the per-class errors: `imbalance predict --json`.
 
-    `time` defaults to inf; `seed` only draws random means."""
+    Give `counts`, or `profile` with `classes`, `n_max`, `ratio` (and `minority_classes` for
+    step). `time` defaults to inf; `seed` only draws random means."""
 
 def tune(
     *,
-    counts: Sequence[int],
+    counts: Optional[Sequence[int]] = None,
+    profile: Optional[Profile] = None,
+    classes: Optional[int] = None,
+    n_max: Optional[int] = None,
+    ratio: Optional[float] = None,
+    minority_classes: Optional[int] = None,
     dim: int,
     snr: float,
     method: Method,
@@ -72,11 +106,16 @@ def tune(
     means: Literal["orthogonal", "random"] = "orthogonal",
     seed: int = 0,
 ) -> Tuned:
-    """Tunes the method's hyperparameter by the theory (as `imbalance tune --json`)."""
+    """Tunes the method's hyperparameter by the theory: `imbalance tune --json`."""
 
 def simulate(
     *,
-    counts: Sequence[int],
+    counts: Optional[Sequence[int]] = None,
+    profile: Optional[Profile] = None,
+    classes: Optional[int] = None,
+    n_max: Optional[int] = None,
+    ratio: Optional[float] = None,
+    minority_classes: Optional[int] = None,
     dim: int,
     snr: float,
     method: Method,
@@ -93,7 +132,39 @@ def simulate(
     sampler: Literal["direct", "explicit"] = "direct",
 ) -> Simulated:
     """Exact gradient flow on sampled training sets, mean and std over `seeds` runs (seed i
-    uses `seed + i`), as `imbalance simulate --json`."""
+    uses `seed + i`): `imbalance simulate --json`."""
+
+def run_config(config: dict[str, Any]) -> dict[str, Any]:
+    """Runs one sweep configuration {"command": "predict" | "simulate" | "tune", field: value}
+    (fields: the command's flags, `n_max` for `--n-max`); returns exactly what
+    `imbalance COMMAND ... --json` prints, as plain Python objects."""
+
+def expand_sweep(spec: dict[str, Any]) -> list[SweepEntry]:
+    """Expands and checks a sweep SPEC ({"base", "configs", "grid"}) in the order of
+    `imbalance sweep`: configs first, then each grid's product (axes sorted by name, the last
+    varying fastest)."""
+
+def config_id(config: dict[str, Any]) -> str:
+    """The stable id of a configuration (16 hex digits of the SHA-256 of its JSON)."""
+
+def predict_features(
+    features: Features,
+    labels: Labels,
+    *,
+    counts: Sequence[int],
+    method: Method,
+    tau: Optional[float] = None,
+    gamma: Optional[float] = None,
+    margin: Optional[float] = None,
+    beta: Optional[float] = None,
+    time: Optional[Time] = None,
+    feature_map: str = "identity",
+    seed: int = 0,
+) -> FeaturePrediction:
+    """The anisotropic theory's per-class errors for a training set with `counts` per class
+    drawn from the distribution of the rows of `features` (a class-balanced sample, >= 4 rows
+    per class, labels 0..K-1 with K = len(counts)) mapped through `feature_map`, as
+    `imbalance train --predict` computes from its moment sample. `time` defaults to 1e7."""
 
 def train(
     features: Features,

@@ -61,6 +61,7 @@ pub struct GmmArgs {
     /// Noise standard deviation sigma, 1e-6 to 1e6.
     #[arg(
         long,
+        alias = "sigma",
         value_name = "SIGMA",
         default_value_t = 1.0,
         allow_hyphen_values = true

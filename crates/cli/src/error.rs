@@ -11,6 +11,22 @@ pub enum Error {
         /// What is wrong and what is allowed.
         problem: String,
     },
+    /// A field of a sweep's SPEC or configuration (named as in the JSON, e.g. `n_max`).
+    #[error("{field}: {problem}")]
+    Field {
+        /// The field (e.g. `tau`, `grid.snr`).
+        field: String,
+        /// What is wrong and what is allowed.
+        problem: String,
+    },
+    /// The error of one configuration of a sweep.
+    #[error("configuration {index}: {source}")]
+    Config {
+        /// Its index in the SPEC's expanded list.
+        index: usize,
+        /// What went wrong.
+        source: Box<Error>,
+    },
     /// Invalid mixture parameters.
     #[error(transparent)]
     Gmm(#[from] imbalance_gmm::Error),
@@ -42,6 +58,21 @@ pub enum Error {
 
 /// `Result` with the command line's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// True for a computation that failed on valid input (an integrator's step limit, a
+    /// max-margin QP that did not converge); every other error is bad input.
+    pub fn is_solver_failure(&self) -> bool {
+        use imbalance_gradflow::Error as G;
+        use imbalance_theory::Error as T;
+        match self {
+            Error::Config { source, .. } => source.is_solver_failure(),
+            Error::GradFlow(G::Ode(_) | G::QpNotConverged { .. })
+            | Error::Theory(T::Ode(_) | T::QpNotConverged { .. }) => true,
+            _ => false,
+        }
+    }
+}
 
 /// A usage error for `flag`.
 pub(crate) fn usage(flag: &'static str, problem: impl Into<String>) -> Error {

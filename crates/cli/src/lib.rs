@@ -10,6 +10,7 @@ mod output;
 mod predict;
 mod preview;
 mod simulate;
+pub mod sweep;
 mod train;
 
 use std::process::ExitCode;
@@ -44,6 +45,10 @@ enum Command {
     /// Write a PNG grid of training images per class, labelled with each class's training
     /// count under the chosen counts or profile (a built-in dataset or an image folder).
     Preview(preview::PreviewArgs),
+    /// Run a sweep: a JSON list of independent predict/simulate/tune configurations, as shard
+    /// I of N (one JSON line per configuration into DIR/shard-I-of-N.jsonl), or merge the
+    /// shard files (--merge DIR) into one table of JSON lines in configuration order.
+    Sweep(sweep::SweepArgs),
     /// Download a dataset (mnist, fashion-mnist, cifar10) into the data directory.
     Fetch(train::FetchArgs),
     /// Copy a dataset from a local folder (or the CIFAR-10 archive) into the data directory.
@@ -118,6 +123,7 @@ where
         Command::Tune(a) => predict::run_tune(a),
         Command::Train(a) => train::run_train(a),
         Command::Preview(a) => preview::run_preview(a),
+        Command::Sweep(a) => sweep::run_sweep(a),
         Command::Fetch(a) => train::run_fetch(a),
         Command::Import(a) => train::run_import(a),
     };

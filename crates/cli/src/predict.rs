@@ -8,7 +8,7 @@ use imbalance_pipeline::{mixture_stats, predict_cost, predict_gmm};
 use imbalance_theory::{Objective, PredictOptions, tune};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::args::{
     GmmArgs, JsonArgs, MeansSeedArgs, MethodArgs, TimeArgs, check_method_counts,
@@ -35,16 +35,33 @@ pub struct PredictArgs {
     output: JsonArgs,
 }
 
-/// Runs `imbalance predict`.
-pub fn run_predict(args: &PredictArgs) -> Result<()> {
-    let start = Instant::now();
+/// The checks of `imbalance predict` that need no computation: method, time, counts and the
+/// cost estimate (`imbalance sweep` runs them on every configuration before any runs).
+pub fn check_predict(args: &PredictArgs) -> Result<()> {
     let method = args.method.method()?;
     let horizon = args.time.horizon()?;
     check_method_horizon(&method, horizon)?;
     let counts = args.gmm.counts()?;
     check_method_counts(&method, &counts)?;
     args.memory
-        .check(&predict_cost(&counts, horizon), args.gmm.counts_flag())?;
+        .check(&predict_cost(&counts, horizon), args.gmm.counts_flag())
+}
+
+/// The `--json` object of `imbalance predict`, with what its table shows.
+struct PredictOutcome {
+    json: Value,
+    summary: ErrorSummary,
+    counts: Vec<usize>,
+    method: String,
+    methods: Vec<String>,
+    bound: f64,
+}
+
+fn compute_predict(args: &PredictArgs) -> Result<PredictOutcome> {
+    let start = Instant::now();
+    check_predict(args)?;
+    let method = args.method.method()?;
+    let horizon = args.time.horizon()?;
     let mixture = args
         .gmm
         .mixture(&mut Pcg64::seed_from_u64(args.seed.seed))?;
@@ -63,27 +80,46 @@ pub fn run_predict(args: &PredictArgs) -> Result<()> {
         .map(|e| e.error_bound)
         .fold(0.0, f64::max);
     let summary = ErrorSummary::new(prediction.per_class_error)?;
-    let counts = mixture.counts();
+    let counts = mixture.counts().to_vec();
+    let mut json = summary.json();
+    json["seconds"] = json!(start.elapsed().as_secs_f64());
+    json["orthant"] = json!({ "methods": methods, "max_error_bound": bound });
+    json["config"] = json!({
+        "command": "predict",
+        "gmm": args.gmm.config(&counts),
+        "method": method_config(&method),
+        "time": horizon_config(horizon),
+    });
+    Ok(PredictOutcome {
+        json,
+        summary,
+        counts,
+        method: method.to_string(),
+        methods,
+        bound,
+    })
+}
+
+/// What `imbalance predict --json` prints.
+pub fn predict_json(args: &PredictArgs) -> Result<Value> {
+    Ok(compute_predict(args)?.json)
+}
+
+/// Runs `imbalance predict`.
+pub fn run_predict(args: &PredictArgs) -> Result<()> {
+    let out = compute_predict(args)?;
     if args.output.json {
-        let mut out = summary.json();
-        out["seconds"] = json!(start.elapsed().as_secs_f64());
-        out["orthant"] = json!({ "methods": methods, "max_error_bound": bound });
-        out["config"] = json!({
-            "command": "predict",
-            "gmm": args.gmm.config(counts),
-            "method": method_config(&method),
-            "time": horizon_config(horizon),
-        });
-        print_json(&out)
+        print_json(&out.json)
     } else {
         println!(
-            "predict (mean-field theory): counts {counts:?}, p = {}, snr = {}, method {method}, T = {}",
-            args.gmm.dim, args.gmm.snr, args.time.time
+            "predict (mean-field theory): counts {:?}, p = {}, snr = {}, method {}, T = {}",
+            out.counts, args.gmm.dim, args.gmm.snr, out.method, args.time.time
         );
-        summary.print_table(counts, None);
+        out.summary.print_table(&out.counts, None);
         println!(
-            "orthant: {} (error bound <= {bound:.1e})",
-            methods.join("; ")
+            "orthant: {} (error bound <= {:.1e})",
+            out.methods.join("; "),
+            out.bound
         );
         Ok(())
     }
@@ -111,9 +147,19 @@ pub struct TuneArgs {
     output: JsonArgs,
 }
 
-/// Runs `imbalance tune`.
-pub fn run_tune(args: &TuneArgs) -> Result<()> {
-    let start = Instant::now();
+/// The checks of `imbalance tune` that need no computation (see [`check_predict`]).
+pub fn check_tune(args: &TuneArgs) -> Result<()> {
+    let name = tuned_method(args)?;
+    args.objective.parse::<Objective>()?;
+    let horizon = args.time.horizon()?;
+    check_method_horizon(&name.with_params(&[])?, horizon)?;
+    let counts = args.gmm.counts()?;
+    args.memory
+        .check(&predict_cost(&counts, horizon), args.gmm.counts_flag())
+}
+
+/// The method `--method` names, unless it has nothing to tune.
+fn tuned_method(args: &TuneArgs) -> Result<MethodName> {
     let name: MethodName = args.method.parse()?;
     if name == MethodName::Ce {
         return Err(usage(
@@ -121,12 +167,23 @@ pub fn run_tune(args: &TuneArgs) -> Result<()> {
             "ce has nothing to tune; allowed: la, posthoc, cdt, ldam, wce, vs",
         ));
     }
+    Ok(name)
+}
+
+/// The `--json` object of `imbalance tune`, with what its table shows.
+struct TuneOutcome {
+    json: Value,
+    summary: ErrorSummary,
+    counts: Vec<usize>,
+    line: String,
+}
+
+fn compute_tune(args: &TuneArgs) -> Result<TuneOutcome> {
+    let start = Instant::now();
+    check_tune(args)?;
+    let name = tuned_method(args)?;
     let objective: Objective = args.objective.parse()?;
     let horizon = args.time.horizon()?;
-    check_method_horizon(&name.with_params(&[])?, horizon)?;
-    let counts = args.gmm.counts()?;
-    args.memory
-        .check(&predict_cost(&counts, horizon), args.gmm.counts_flag())?;
     let mixture = args
         .gmm
         .mixture(&mut Pcg64::seed_from_u64(args.seed.seed))?;
@@ -134,32 +191,49 @@ pub fn run_tune(args: &TuneArgs) -> Result<()> {
     let tuned = tune(&stats, name, objective, horizon, &PredictOptions::default())?;
     let best = name.with_params(&[(tuned.param, tuned.value)])?;
     let summary = ErrorSummary::new(tuned.prediction.per_class_error.clone())?;
-    let counts = mixture.counts();
+    let counts = mixture.counts().to_vec();
+    let mut json = summary.json();
+    json["best"] = json!({ "param": tuned.param, "value": tuned.value });
+    json["objective_value"] = json!(tuned.error);
+    json["curve"] = json!(tuned.curve);
+    json["seconds"] = json!(start.elapsed().as_secs_f64());
+    json["config"] = json!({
+        "command": "tune",
+        "gmm": args.gmm.config(&counts),
+        "method": method_config(&best),
+        "objective": objective.as_str(),
+        "time": horizon_config(horizon),
+    });
+    let line = format!(
+        "tune {} by the theory's {} error: best {} = {:.4} ({} error {:.4})",
+        name,
+        objective.as_str(),
+        tuned.param,
+        tuned.value,
+        objective.as_str(),
+        tuned.error
+    );
+    Ok(TuneOutcome {
+        json,
+        summary,
+        counts,
+        line,
+    })
+}
+
+/// What `imbalance tune --json` prints.
+pub fn tune_json(args: &TuneArgs) -> Result<Value> {
+    Ok(compute_tune(args)?.json)
+}
+
+/// Runs `imbalance tune`.
+pub fn run_tune(args: &TuneArgs) -> Result<()> {
+    let out = compute_tune(args)?;
     if args.output.json {
-        let mut out = summary.json();
-        out["best"] = json!({ "param": tuned.param, "value": tuned.value });
-        out["objective_value"] = json!(tuned.error);
-        out["curve"] = json!(tuned.curve);
-        out["seconds"] = json!(start.elapsed().as_secs_f64());
-        out["config"] = json!({
-            "command": "tune",
-            "gmm": args.gmm.config(counts),
-            "method": method_config(&best),
-            "objective": objective.as_str(),
-            "time": horizon_config(horizon),
-        });
-        print_json(&out)
+        print_json(&out.json)
     } else {
-        println!(
-            "tune {} by the theory's {} error: best {} = {:.4} ({} error {:.4})",
-            name,
-            objective.as_str(),
-            tuned.param,
-            tuned.value,
-            objective.as_str(),
-            tuned.error
-        );
-        summary.print_table(counts, None);
+        println!("{}", out.line);
+        out.summary.print_table(&out.counts, None);
         Ok(())
     }
 }

@@ -8,7 +8,7 @@ use imbalance_gradflow::FlowOptions;
 use imbalance_pipeline::{per_class_mean_std, simulate_cost, simulate_gmm};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::args::{
     GmmArgs, JsonArgs, MethodArgs, SamplerArg, TimeArgs, check_method_counts, check_method_horizon,
@@ -45,9 +45,9 @@ pub struct SimulateArgs {
     output: JsonArgs,
 }
 
-/// Runs `imbalance simulate`.
-pub fn run(args: &SimulateArgs) -> Result<()> {
-    let start = Instant::now();
+/// The checks of `imbalance simulate` that need no computation: method, time, seeds, counts
+/// and the cost estimate (`imbalance sweep` runs them on every configuration before any runs).
+pub fn check(args: &SimulateArgs) -> Result<()> {
     let counts = args.gmm.counts()?;
     let method = args.method.method()?;
     let horizon = args.time.horizon()?;
@@ -68,10 +68,30 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
             args.test_per_class,
         ),
         args.gmm.counts_flag(),
-    )?;
+    )
+}
+
+/// The `--json` object of `imbalance simulate`, with what its table shows.
+struct SimulateOutcome {
+    json: Value,
+    summary: ErrorSummary,
+    counts: Vec<usize>,
+    method: String,
+    std: Vec<f64>,
+    exact_mean: Vec<f64>,
+    seconds: f64,
+}
+
+/// Runs the simulation; `show_progress` allows progress lines on a terminal's stderr.
+fn compute(args: &SimulateArgs, show_progress: bool) -> Result<SimulateOutcome> {
+    let start = Instant::now();
+    check(args)?;
+    let counts = args.gmm.counts()?;
+    let method = args.method.method()?;
+    let horizon = args.time.horizon()?;
     let opts = FlowOptions::default();
 
-    let progress = Progress::new("simulate", args.seeds);
+    let progress = Progress::new("simulate", if show_progress { args.seeds } else { 1 });
     let (mut sampled, mut exact) = (Vec::new(), Vec::new());
     for i in 0..args.seeds {
         let mut rng = Pcg64::seed_from_u64(args.seed.wrapping_add(i as u64));
@@ -95,44 +115,63 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     crate::output::check_finite("exact per-class error", &exact_mean)?;
     let seconds = start.elapsed().as_secs_f64();
 
+    let mut json = summary.json();
+    json["per_class_error_std"] = json!(std);
+    json["exact_per_class_error"] = json!(exact_mean);
+    json["exact_per_class_error_std"] = json!(exact_std);
+    json["seconds"] = json!(seconds);
+    json["config"] = json!({
+        "command": "simulate",
+        "gmm": args.gmm.config(&counts),
+        "method": method_config(&method),
+        "time": horizon_config(horizon),
+        "seeds": args.seeds,
+        "seed": args.seed,
+        "test_per_class": args.test_per_class,
+    });
+    Ok(SimulateOutcome {
+        json,
+        summary,
+        counts,
+        method: method.to_string(),
+        std,
+        exact_mean,
+        seconds,
+    })
+}
+
+/// What `imbalance simulate --json` prints (without progress lines).
+pub fn simulate_json(args: &SimulateArgs) -> Result<Value> {
+    Ok(compute(args, false)?.json)
+}
+
+/// Runs `imbalance simulate`.
+pub fn run(args: &SimulateArgs) -> Result<()> {
+    let out = compute(args, true)?;
     if args.output.json {
-        let mut out = summary.json();
-        out["per_class_error_std"] = json!(std);
-        out["exact_per_class_error"] = json!(exact_mean);
-        out["exact_per_class_error_std"] = json!(exact_std);
-        out["seconds"] = json!(seconds);
-        out["config"] = json!({
-            "command": "simulate",
-            "gmm": args.gmm.config(&counts),
-            "method": method_config(&method),
-            "time": horizon_config(horizon),
-            "seeds": args.seeds,
-            "seed": args.seed,
-            "test_per_class": args.test_per_class,
-        });
-        crate::output::print_json(&out)
+        crate::output::print_json(&out.json)
     } else {
         println!(
             "simulate: {} classes, counts {:?}, p = {}, snr = {}, method {}, T = {}, {} seed(s), {} test samples per class",
-            counts.len(),
-            counts,
+            out.counts.len(),
+            out.counts,
             args.gmm.dim,
             args.gmm.snr,
-            method,
+            out.method,
             args.time.time,
             args.seeds,
             args.test_per_class
         );
-        summary.print_table(&counts, Some(&std));
+        out.summary.print_table(&out.counts, Some(&out.std));
         println!(
             "exact error of each trained W (no test-sampling noise), mean over seeds: {}",
-            exact_mean
+            out.exact_mean
                 .iter()
                 .map(|e| format!("{e:.4}"))
                 .collect::<Vec<_>>()
                 .join(" ")
         );
-        println!("({seconds:.2} s)");
+        println!("({:.2} s)", out.seconds);
         Ok(())
     }
 }

@@ -514,39 +514,15 @@ impl PreparedGram {
         Self::from_gram(gram, train_labels, cross, test_labels, k)
     }
 
-    /// Fits the anisotropic theory: estimates the per-class feature moments (unbiased
-    /// U-statistics) from the rows of `x` (a class-balanced sample from the same distribution
-    /// as the training set, labels in `0..K`) mapped through `map`, and combines them with
-    /// this training set's counts (THEORY §4, anisotropic extension).
+    /// Fits the anisotropic theory to this training set's counts from the rows of `x` (a
+    /// class-balanced sample from the same distribution, labels in `0..K`): [`fit_anisotropic`].
     pub fn fit_theory(
         &mut self,
         map: &FeatureMap,
         x: MatRef<'_, f64>,
         labels: &[usize],
     ) -> Result<()> {
-        let k = self.k();
-        if x.nrows() != labels.len() {
-            return Err(invalid(
-                "moment_labels",
-                format!("{} labels for {} rows", labels.len(), x.nrows()),
-            ));
-        }
-        check_labels("moment_labels", labels, k)?;
-        let per_class = label_counts(labels, k);
-        let fewest = per_class.iter().copied().min().unwrap_or(0);
-        if fewest < 4 {
-            return Err(Error::TooFewMomentSamples { given: fewest });
-        }
-        let g = map.gram(x)?;
-        let moments = FeatureMoments::from_gram(g.as_ref(), labels, k, MomentEstimator::Unbiased)?;
-        let fit = anisotropic_stats(&moments, &self.counts)?;
-        self.theory = Some(TheoryFit {
-            moment_samples: fewest,
-            effective_rank: moments.effective_rank.clone(),
-            moments,
-            stats: fit.stats,
-            psd_correction: fit.psd_correction,
-        });
+        self.theory = Some(fit_anisotropic(map, x, labels, &self.counts)?);
         Ok(())
     }
 
@@ -616,6 +592,43 @@ impl PreparedGram {
         let tr: f64 = (0..n).map(|i| self.gram[(i, i)]).sum();
         n as f64 * n as f64 / tr
     }
+}
+
+/// Fits the anisotropic theory: estimates the per-class feature moments (unbiased
+/// U-statistics) from the rows of `x` (a class-balanced sample from the distribution the
+/// training set is drawn from, labels in `0..K` with K = `counts.len()`, at least 4 rows per
+/// class) mapped through `map`, and combines them with the training `counts` (THEORY §4,
+/// anisotropic extension). The theory's prediction is then `imbalance_theory::predict` on
+/// the fit's `stats`; [`PreparedGram::fit_theory`] is this for a prepared training set.
+pub fn fit_anisotropic(
+    map: &FeatureMap,
+    x: MatRef<'_, f64>,
+    labels: &[usize],
+    counts: &[usize],
+) -> Result<TheoryFit> {
+    let k = counts.len();
+    if x.nrows() != labels.len() {
+        return Err(invalid(
+            "moment_labels",
+            format!("{} labels for {} rows", labels.len(), x.nrows()),
+        ));
+    }
+    check_labels("moment_labels", labels, k)?;
+    let per_class = label_counts(labels, k);
+    let fewest = per_class.iter().copied().min().unwrap_or(0);
+    if fewest < 4 {
+        return Err(Error::TooFewMomentSamples { given: fewest });
+    }
+    let g = map.gram(x)?;
+    let moments = FeatureMoments::from_gram(g.as_ref(), labels, k, MomentEstimator::Unbiased)?;
+    let fit = anisotropic_stats(&moments, counts)?;
+    Ok(TheoryFit {
+        moment_samples: fewest,
+        effective_rank: moments.effective_rank.clone(),
+        moments,
+        stats: fit.stats,
+        psd_correction: fit.psd_correction,
+    })
 }
 
 /// A subsample of a dataset in kernel form: what [`prepare_images`] returns.

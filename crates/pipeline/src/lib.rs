@@ -16,7 +16,7 @@ pub use error::{Error, Result, Sample};
 pub use gmm::{GmmRun, Sampler, predict_gmm, simulate_gmm};
 pub use images::{
     ClassCounts, DEFAULT_MOMENT_SAMPLES, FeatureMap, FeatureSpec, ImageRun, ImageRunSpec, Measured,
-    NoProgress, PreparedGram, PreparedImages, Progress, Stage, TheoryFit, Timings,
+    NoProgress, PreparedGram, PreparedImages, Progress, Stage, TheoryFit, Timings, fit_anisotropic,
     prepare_features, prepare_images, train_features, train_images,
 };
 

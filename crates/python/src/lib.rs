@@ -2,20 +2,17 @@
 //! arguments into the library's types, call the same `imbalance_pipeline` / `imbalance_theory`
 //! functions the command line calls, and return NumPy arrays and plain dicts.
 //!
-//! Mixtures and seeds are built exactly as `imbalance predict|tune|simulate` build them
-//! (`crates/cli/src/predict.rs`, `simulate.rs`), so the numbers equal the CLI's `--json`.
+//! `predict`, `tune`, `simulate` and `run_config` run a sweep configuration through
+//! `imbalance_cli::sweep::run_config`, the code path of `imbalance predict|tune|simulate
+//! --json` itself, so their results are the CLI's `--json` objects.
 
 use faer::{Mat, MatRef};
-use imbalance_gmm::{MeansSpec, Mixture, Profile};
 use imbalance_gradflow::{FlowOptions, Horizon};
 use imbalance_losses::{Method, MethodName};
 use imbalance_pipeline::rand::SeedableRng;
 use imbalance_pipeline::rand_pcg::Pcg64;
-use imbalance_pipeline::{
-    FeatureMap, FeatureSpec, PreparedGram, Sampler, mixture_stats, per_class_mean_std, predict_gmm,
-    simulate_gmm,
-};
-use imbalance_theory::{Objective, PredictOptions};
+use imbalance_pipeline::{FeatureMap, FeatureSpec, PreparedGram, fit_anisotropic};
+use imbalance_theory::PredictOptions;
 use numpy::ndarray::Array2;
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArray,
@@ -24,6 +21,7 @@ use numpy::{
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use serde_json::{Map, Value, json};
 
 /// A `ValueError` with `message`.
 fn value_error(message: impl std::fmt::Display) -> PyErr {
@@ -50,11 +48,6 @@ fn pipeline_error(e: imbalance_pipeline::Error) -> PyErr {
     } else {
         value_error(e)
     }
-}
-
-/// The theory's error as a Python exception (through the pipeline's classification).
-fn theory_error(e: imbalance_theory::Error) -> PyErr {
-    pipeline_error(imbalance_pipeline::Error::Theory(e))
 }
 
 /// `time`: a positive number, `float("inf")`, or a string such as `"1e4"` / `"inf"`, parsed
@@ -113,28 +106,6 @@ fn check_method_horizon(method: &Method, h: Horizon) -> PyResult<()> {
     Ok(())
 }
 
-/// The mixture of `counts`, `dim`, `snr`, `sigma`, `means`, random means drawn from `rng`.
-fn mixture(
-    counts: Vec<usize>,
-    dim: usize,
-    snr: f64,
-    sigma: f64,
-    means: &str,
-    rng: &mut Pcg64,
-) -> PyResult<Mixture> {
-    let spec = match means.trim().to_ascii_lowercase().as_str() {
-        "orthogonal" => MeansSpec::Orthogonal { snr },
-        "random" => MeansSpec::Random { snr },
-        _ => {
-            return Err(value_error(format!(
-                "means: unknown value '{means}'; allowed: orthogonal, random"
-            )));
-        }
-    };
-    let counts = Profile::Counts(counts).counts().map_err(value_error)?;
-    Mixture::new(counts, dim, spec, sigma, rng).map_err(value_error)
-}
-
 /// The fields every result has: per-class errors, their mean and their maximum (computed as
 /// the CLI's `ErrorSummary`).
 fn summary<'py>(py: Python<'py>, per_class: Vec<f64>) -> PyResult<Bound<'py, PyDict>> {
@@ -147,13 +118,188 @@ fn summary<'py>(py: Python<'py>, per_class: Vec<f64>) -> PyResult<Bound<'py, PyD
     Ok(d)
 }
 
-/// Predicts the per-class test errors of `method` trained to `time` on the Gaussian mixture
-/// by the mean-field theory (`imbalance predict`).
+/// A command line error as a Python exception: `RuntimeError` for a solver that failed on
+/// valid input, `ValueError` (with the one-line message naming the field) otherwise.
+fn cli_error(e: imbalance_cli::Error) -> PyErr {
+    if e.is_solver_failure() {
+        PyRuntimeError::new_err(e.to_string())
+    } else {
+        value_error(e)
+    }
+}
+
+/// A Python object (dicts, lists, numbers, strings; NumPy scalars and arrays through
+/// `tolist()`) as JSON.
+fn to_json(py: Python<'_>, obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Value> {
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("allow_nan", false)?;
+    kwargs.set_item(
+        "default",
+        py.import("operator")?
+            .getattr("methodcaller")?
+            .call1(("tolist",))?,
+    )?;
+    let text: String = py
+        .import("json")?
+        .call_method("dumps", (obj,), Some(&kwargs))
+        .and_then(|t| t.extract())
+        .map_err(|e| {
+            value_error(format!(
+                "{what}: cannot be written as JSON ({e}); give numbers, strings, lists and dicts (time \"inf\" as a string)"
+            ))
+        })?;
+    serde_json::from_str(&text).map_err(|e| value_error(format!("{what}: {e}")))
+}
+
+/// JSON as Python objects (dicts, lists, floats, ints, strings).
+fn from_json<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    py.import("json")?
+        .call_method1("loads", (value.to_string(),))
+}
+
+/// Runs one configuration (the schema of `imbalance sweep`): the command's `--json` object.
+fn run_json(py: Python<'_>, config: Value) -> PyResult<Value> {
+    py.detach(|| imbalance_cli::sweep::run_config(&config))
+        .map_err(cli_error)
+}
+
+/// Runs one sweep configuration, a dict {"command": "predict" | "simulate" | "tune", field:
+/// value, ...} with the command's flags as fields (`n_max` for `--n-max`), and returns exactly
+/// what `imbalance COMMAND ... --json` prints, as plain Python objects.
 #[pyfunction]
-#[pyo3(signature = (*, counts, dim, snr, method, tau=None, gamma=None, margin=None, beta=None, time=None, sigma=1.0, means="orthogonal", seed=0))]
+fn run_config<'py>(py: Python<'py>, config: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let config = to_json(py, config, "config")?;
+    let out = run_json(py, config)?;
+    from_json(py, &out)
+}
+
+/// Expands a sweep SPEC (a dict: base, configs, grid) into its configurations in the order of
+/// `imbalance sweep` and checks each; returns a list of {"index", "id", "config"}.
+#[pyfunction]
+fn expand_sweep<'py>(py: Python<'py>, spec: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let spec = to_json(py, spec, "spec")?;
+    let configs = py
+        .detach(|| imbalance_cli::sweep::expand_checked(&spec))
+        .map_err(cli_error)?;
+    let entries: Vec<Value> = configs
+        .into_iter()
+        .enumerate()
+        .map(|(index, config)| {
+            json!({"index": index, "id": imbalance_cli::sweep::config_id(&config), "config": config})
+        })
+        .collect();
+    from_json(py, &Value::Array(entries))
+}
+
+/// The stable id of a configuration (as in the lines of `imbalance sweep`).
+#[pyfunction]
+fn config_id(py: Python<'_>, config: &Bound<'_, PyAny>) -> PyResult<String> {
+    Ok(imbalance_cli::sweep::config_id(&to_json(
+        py, config, "config",
+    )?))
+}
+
+/// Configuration fields from keyword arguments (`None` ones left out).
+struct Fields(Map<String, Value>);
+
+impl Fields {
+    fn new(command: &str) -> Self {
+        let mut m = Map::new();
+        m.insert("command".into(), json!(command));
+        Fields(m)
+    }
+
+    fn put(&mut self, name: &str, value: Option<impl Into<Value>>) -> &mut Self {
+        if let Some(v) = value {
+            self.0.insert(name.into(), v.into());
+        }
+        self
+    }
+
+    /// `time`: a number (`float("inf")` becomes "inf") or a string.
+    fn time(&mut self, time: Option<&Bound<'_, PyAny>>) -> PyResult<&mut Self> {
+        let Some(t) = time else { return Ok(self) };
+        let v = if let Ok(s) = t.extract::<String>() {
+            json!(s)
+        } else if let Ok(x) = t.extract::<f64>() {
+            if x == f64::INFINITY {
+                json!("inf")
+            } else {
+                // NaN becomes null, which the check names as a bad time.
+                json!(x)
+            }
+        } else {
+            return Err(value_error(format!(
+                "time: expected a positive number or \"inf\", got {}",
+                t.repr()?
+            )));
+        };
+        self.0.insert("time".into(), v);
+        Ok(self)
+    }
+
+    /// The mixture's fields (`sigma` is the CLI's `noise`).
+    fn mixture(&mut self, m: Mix<'_>) -> &mut Self {
+        self.put("counts", m.counts)
+            .put("profile", m.profile)
+            .put("classes", m.classes)
+            .put("n_max", m.n_max)
+            .put("ratio", m.ratio)
+            .put("minority_classes", m.minority_classes)
+            .put("dim", Some(m.dim))
+            .put("snr", Some(m.snr))
+            .put("noise", Some(m.sigma))
+            .put("means", Some(m.means))
+    }
+
+    fn method(&mut self, method: &str, p: [Option<f64>; 4]) -> &mut Self {
+        self.put("method", Some(method))
+            .put("tau", p[0])
+            .put("gamma", p[1])
+            .put("margin", p[2])
+            .put("beta", p[3])
+    }
+
+    /// Runs the configuration; the listed keys become float64 NumPy arrays.
+    fn run<'py>(&self, py: Python<'py>, arrays: &[&str]) -> PyResult<Bound<'py, PyDict>> {
+        let out = run_json(py, Value::Object(self.0.clone()))?;
+        let d = from_json(py, &out)?.cast_into::<PyDict>()?;
+        let np = py.import("numpy")?;
+        for key in arrays {
+            if let Some(v) = d.get_item(key)? {
+                d.set_item(key, np.call_method1("asarray", (v, "float64"))?)?;
+            }
+        }
+        Ok(d)
+    }
+}
+
+/// The mixture's keyword arguments.
+struct Mix<'a> {
+    counts: Option<Vec<usize>>,
+    profile: Option<&'a str>,
+    classes: Option<usize>,
+    n_max: Option<usize>,
+    ratio: Option<f64>,
+    minority_classes: Option<usize>,
+    dim: usize,
+    snr: f64,
+    sigma: f64,
+    means: &'a str,
+}
+
+/// Predicts the per-class test errors of `method` trained to `time` on the Gaussian mixture
+/// by the mean-field theory: `imbalance predict --json` (the same code path).
+#[pyfunction]
+#[pyo3(signature = (*, counts=None, profile=None, classes=None, n_max=None, ratio=None, minority_classes=None, dim, snr, method, tau=None, gamma=None, margin=None, beta=None, time=None, sigma=1.0, means="orthogonal", seed=0))]
 fn predict<'py>(
     py: Python<'py>,
-    counts: Vec<usize>,
+    counts: Option<Vec<usize>>,
+    profile: Option<&str>,
+    classes: Option<usize>,
+    n_max: Option<usize>,
+    ratio: Option<f64>,
+    minority_classes: Option<usize>,
     dim: usize,
     snr: f64,
     method: &str,
@@ -166,29 +312,37 @@ fn predict<'py>(
     means: &str,
     seed: u64,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let method = self::method(method, tau, gamma, margin, beta)?;
-    let h = horizon(time, "inf")?;
-    check_method_horizon(&method, h)?;
-    let mixture = mixture(
+    let mix = Mix {
         counts,
+        profile,
+        classes,
+        n_max,
+        ratio,
+        minority_classes,
         dim,
         snr,
         sigma,
         means,
-        &mut Pcg64::seed_from_u64(seed),
-    )?;
-    let prediction = py
-        .detach(|| predict_gmm(&mixture, &method, h))
-        .map_err(pipeline_error)?;
-    summary(py, prediction.per_class_error)
+    };
+    Fields::new("predict")
+        .mixture(mix)
+        .method(method, [tau, gamma, margin, beta])
+        .put("seed", Some(seed))
+        .time(time)?
+        .run(py, &["per_class_error"])
 }
 
-/// Tunes the hyperparameter of `method` by the theory's `objective` (`imbalance tune`).
+/// Tunes the hyperparameter of `method` by the theory's `objective`: `imbalance tune --json`.
 #[pyfunction]
-#[pyo3(signature = (*, counts, dim, snr, method, objective="balanced", time=None, sigma=1.0, means="orthogonal", seed=0))]
+#[pyo3(signature = (*, counts=None, profile=None, classes=None, n_max=None, ratio=None, minority_classes=None, dim, snr, method, objective="balanced", time=None, sigma=1.0, means="orthogonal", seed=0))]
 fn tune<'py>(
     py: Python<'py>,
-    counts: Vec<usize>,
+    counts: Option<Vec<usize>>,
+    profile: Option<&str>,
+    classes: Option<usize>,
+    n_max: Option<usize>,
+    ratio: Option<f64>,
+    minority_classes: Option<usize>,
     dim: usize,
     snr: f64,
     method: &str,
@@ -198,55 +352,40 @@ fn tune<'py>(
     means: &str,
     seed: u64,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let name: MethodName = method.parse().map_err(value_error)?;
-    if name == MethodName::Ce {
-        return Err(value_error(
-            "method: ce has nothing to tune; allowed: la, posthoc, cdt, ldam, wce, vs",
-        ));
-    }
-    let objective: Objective = objective.parse().map_err(theory_error)?;
-    let h = horizon(time, "inf")?;
-    check_method_horizon(&name.with_params(&[]).map_err(value_error)?, h)?;
-    let mixture = mixture(
+    let mix = Mix {
         counts,
+        profile,
+        classes,
+        n_max,
+        ratio,
+        minority_classes,
         dim,
         snr,
         sigma,
         means,
-        &mut Pcg64::seed_from_u64(seed),
-    )?;
-    let stats = mixture_stats(&mixture).map_err(pipeline_error)?;
-    let tuned = py
-        .detach(|| imbalance_theory::tune(&stats, name, objective, h, &PredictOptions::default()))
-        .map_err(theory_error)?;
-    let d = summary(py, tuned.prediction.per_class_error.clone())?;
-    let best = PyDict::new(py);
-    best.set_item("param", tuned.param)?;
-    best.set_item("value", tuned.value)?;
-    d.set_item("best", best)?;
-    d.set_item("objective_value", tuned.error)?;
-    let curve = Array2::from_shape_fn((tuned.curve.len(), 2), |(i, j)| {
-        if j == 0 {
-            tuned.curve[i].0
-        } else {
-            tuned.curve[i].1
-        }
-    });
-    d.set_item("curve", curve.into_pyarray(py))?;
-    Ok(d)
+    };
+    Fields::new("tune")
+        .mixture(mix)
+        .put("method", Some(method))
+        .put("objective", Some(objective))
+        .put("seed", Some(seed))
+        .time(time)?
+        .run(py, &["per_class_error", "curve"])
 }
 
-/// Per-class errors, one row per seed.
-type PerSeed = Vec<Vec<f64>>;
-
 /// Simulates: samples `seeds` training sets from the mixture, trains `method` to `time` by
-/// exact gradient flow and measures per-class errors (`imbalance simulate`; seed i uses
-/// `seed + i`, for the random means as well as the training set).
+/// exact gradient flow and measures per-class errors: `imbalance simulate --json` (seed i
+/// uses `seed + i`, for the random means as well as the training set).
 #[pyfunction]
-#[pyo3(signature = (*, counts, dim, snr, method, tau=None, gamma=None, margin=None, beta=None, time=None, sigma=1.0, means="orthogonal", seeds=1, seed=0, test_per_class=10_000, sampler="direct"))]
+#[pyo3(signature = (*, counts=None, profile=None, classes=None, n_max=None, ratio=None, minority_classes=None, dim, snr, method, tau=None, gamma=None, margin=None, beta=None, time=None, sigma=1.0, means="orthogonal", seeds=1, seed=0, test_per_class=10_000, sampler="direct"))]
 fn simulate<'py>(
     py: Python<'py>,
-    counts: Vec<usize>,
+    counts: Option<Vec<usize>>,
+    profile: Option<&str>,
+    classes: Option<usize>,
+    n_max: Option<usize>,
+    ratio: Option<f64>,
+    minority_classes: Option<usize>,
     dim: usize,
     snr: f64,
     method: &str,
@@ -262,57 +401,35 @@ fn simulate<'py>(
     test_per_class: usize,
     sampler: &str,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let method = self::method(method, tau, gamma, margin, beta)?;
-    let h = horizon(time, "inf")?;
-    check_method_horizon(&method, h)?;
-    if seeds == 0 {
-        return Err(value_error("seeds: must be at least 1"));
-    }
-    if test_per_class == 0 {
-        return Err(value_error("test_per_class: must be at least 1"));
-    }
-    let sampler: Sampler = sampler.parse().map_err(pipeline_error)?;
-    // Checked once up front, so that bad input fails before any work.
-    mixture(
-        counts.clone(),
+    let mix = Mix {
+        counts,
+        profile,
+        classes,
+        n_max,
+        ratio,
+        minority_classes,
         dim,
         snr,
         sigma,
         means,
-        &mut Pcg64::seed_from_u64(seed),
-    )?;
-    let means = means.to_string();
-    let runs = py.detach(|| -> PyResult<(PerSeed, PerSeed)> {
-        let opts = FlowOptions::default();
-        let (mut sampled, mut exact) = (Vec::new(), Vec::new());
-        for i in 0..seeds {
-            let mut rng = Pcg64::seed_from_u64(seed.wrapping_add(i as u64));
-            let mixture = mixture(counts.clone(), dim, snr, sigma, &means, &mut rng)?;
-            let run = simulate_gmm(
-                &mixture,
-                &method,
-                h,
-                sampler,
-                test_per_class,
-                &opts,
-                &mut rng,
-            )
-            .map_err(pipeline_error)?;
-            sampled.push(run.sampled_error);
-            exact.push(run.exact_error);
-        }
-        Ok((sampled, exact))
-    })?;
-    let (mean, std) = per_class_mean_std(&runs.0);
-    let (exact_mean, exact_std) = per_class_mean_std(&runs.1);
-    let d = summary(py, mean)?;
-    d.set_item("per_class_error_std", PyArray1::from_vec(py, std))?;
-    d.set_item("exact_per_class_error", PyArray1::from_vec(py, exact_mean))?;
-    d.set_item(
-        "exact_per_class_error_std",
-        PyArray1::from_vec(py, exact_std),
-    )?;
-    Ok(d)
+    };
+    Fields::new("simulate")
+        .mixture(mix)
+        .method(method, [tau, gamma, margin, beta])
+        .put("seeds", Some(seeds))
+        .put("seed", Some(seed))
+        .put("test_per_class", Some(test_per_class))
+        .put("sampler", Some(sampler))
+        .time(time)?
+        .run(
+            py,
+            &[
+                "per_class_error",
+                "per_class_error_std",
+                "exact_per_class_error",
+                "exact_per_class_error_std",
+            ],
+        )
 }
 
 /// A matrix from Python: borrowed from a C- or Fortran-contiguous float64 array, otherwise
@@ -466,6 +583,61 @@ fn train<'py>(
     Ok(d)
 }
 
+/// Predicts by the anisotropic theory the per-class errors of `method` trained to `time` on
+/// a training set with `counts` per class drawn from the distribution of `features` (rows,
+/// with `labels`; a class-balanced sample, at least 4 rows per class) mapped through
+/// `feature_map`: the per-class feature moments are estimated from these rows, as
+/// `imbalance train --predict` does from its moment sample (`fit_anisotropic`).
+#[pyfunction]
+#[pyo3(signature = (features, labels, *, counts, method, tau=None, gamma=None, margin=None, beta=None, time=None, feature_map="identity", seed=0))]
+fn predict_features<'py>(
+    py: Python<'py>,
+    features: &Bound<'py, PyAny>,
+    labels: &Bound<'py, PyAny>,
+    counts: Vec<usize>,
+    method: &str,
+    tau: Option<f64>,
+    gamma: Option<f64>,
+    margin: Option<f64>,
+    beta: Option<f64>,
+    time: Option<&Bound<'py, PyAny>>,
+    feature_map: &str,
+    seed: u64,
+) -> PyResult<Bound<'py, PyDict>> {
+    let method = self::method(method, tau, gamma, margin, beta)?;
+    let h = horizon(time, "1e7")?;
+    check_method_horizon(&method, h)?;
+    let spec: FeatureSpec = feature_map.parse().map_err(pipeline_error)?;
+    let x = matrix("features", features)?;
+    let y = self::labels("labels", labels)?;
+    let k = counts.len();
+    if let Some(&l) = y.iter().find(|&&l| l >= k) {
+        return Err(value_error(format!(
+            "labels: label {l} is not a class 0..{} (counts gives {k} classes)",
+            k.saturating_sub(1)
+        )));
+    }
+    if let Some(c) = counts.iter().position(|&n| n == 0) {
+        return Err(value_error(format!(
+            "counts: class {c} has 0 training samples; every class needs at least 1"
+        )));
+    }
+    let xv = x.view();
+    let (fit, prediction) = py
+        .detach(|| -> imbalance_pipeline::Result<_> {
+            let map = FeatureMap::new(spec, xv.ncols(), &mut Pcg64::seed_from_u64(seed))?;
+            let fit = fit_anisotropic(&map, xv, &y, &counts)?;
+            let p = imbalance_theory::predict(&fit.stats, &method, h, &PredictOptions::default())?;
+            Ok((fit, p))
+        })
+        .map_err(pipeline_error)?;
+    let d = summary(py, prediction.per_class_error)?;
+    d.set_item("moment_samples", fit.moment_samples)?;
+    d.set_item("effective_rank", PyArray1::from_vec(py, fit.effective_rank))?;
+    d.set_item("psd_correction", fit.psd_correction)?;
+    Ok(d)
+}
+
 /// The `imbalance` Python module.
 #[pymodule]
 fn imbalance(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -473,6 +645,10 @@ fn imbalance(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tune, m)?)?;
     m.add_function(wrap_pyfunction!(simulate, m)?)?;
     m.add_function(wrap_pyfunction!(train, m)?)?;
+    m.add_function(wrap_pyfunction!(predict_features, m)?)?;
+    m.add_function(wrap_pyfunction!(run_config, m)?)?;
+    m.add_function(wrap_pyfunction!(expand_sweep, m)?)?;
+    m.add_function(wrap_pyfunction!(config_id, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
