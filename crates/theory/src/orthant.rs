@@ -117,6 +117,10 @@ const GROUPED_LATTICE_MIN_DIM: usize = 24;
 const MAX_RANK: usize = 2;
 /// Requested absolute accuracy of the quadratures.
 const QUAD_TOL: f64 = 1e-11;
+/// Requested absolute accuracy of the one-factor integral of [`ShiftedDiagonal`]: five orders
+/// below the default target 1e-4, and a third of the nodes of 1e-12 (the integral is
+/// evaluated K times per prediction, each over K - 1 terms).
+const SHIFTED_QUAD_TOL: f64 = 1e-9;
 /// Integration box `[-RANGE, RANGE]` per factor; `phi` has mass 2e-19 outside each side.
 const RANGE: f64 = 9.0;
 
@@ -597,6 +601,112 @@ fn grouped_lattice(
         OrthantMethod::GroupedLattice { dim: m, groups: g },
         bound,
     ))
+}
+
+/// A logit covariance `S` that is diagonal up to a common shift: `S_ij = v_i + v_j + Delta_ij`
+/// for `i != j` with `|Delta_ij| <= deviation` (module docs, "Independent logits up to a
+/// shift"). Fitted once per covariance and shared by every class whose test logits have it.
+#[derive(Debug, Clone)]
+pub(crate) struct ShiftedDiagonal<'a> {
+    k: usize,
+    /// Diagonal entries `S_ii`.
+    diag: Vec<f64>,
+    /// Shift vector `v`.
+    v: Vec<f64>,
+    /// `S` itself (row-major K x K), for the comparisons' variances.
+    cov: &'a [f64],
+    /// `max_{i != j} |S_ij - v_i - v_j|`.
+    deviation: f64,
+}
+
+impl<'a> ShiftedDiagonal<'a> {
+    /// Least-squares fit of `v` from the row sums of the off-diagonal part (exact when the
+    /// structure holds), and the largest deviation. `None` below [`GROUPED_LATTICE_MIN_DIM`]
+    /// comparisons (the structured paths' threshold: smaller K keep the general dispatch).
+    pub(crate) fn fit(cov: &'a [f64], k: usize) -> Option<Self> {
+        if k < GROUPED_LATTICE_MIN_DIM + 1 {
+            return None;
+        }
+        // R_i = sum_{j != i} S_ij = (K - 2) v_i + V with V = sum v, sum_i R_i = 2 (K - 1) V.
+        let row: Vec<f64> = (0..k)
+            .map(|i| (0..k).filter(|&j| j != i).map(|j| cov[i * k + j]).sum())
+            .collect();
+        let total: f64 = row.iter().sum();
+        let vsum = total / (2.0 * (k as f64 - 1.0));
+        let v: Vec<f64> = row.iter().map(|r| (r - vsum) / (k as f64 - 2.0)).collect();
+        let mut deviation = 0.0f64;
+        for i in 0..k {
+            for j in i + 1..k {
+                deviation = deviation.max((cov[i * k + j] - v[i] - v[j]).abs());
+            }
+        }
+        Some(Self {
+            k,
+            diag: (0..k).map(|i| cov[i * k + i]).collect(),
+            v,
+            cov,
+            deviation,
+        })
+    }
+
+    /// The error of class `y` (logit mean `logit_mean`, prediction offsets `offsets`) by the
+    /// one-factor integral over the noise of `f_y`, with the bound of the module docs; `None`
+    /// when the structure does not hold to within `abs_tol` (the caller falls back to
+    /// [`class_error_estimate`]).
+    pub(crate) fn class_error(
+        &self,
+        logit_mean: &[f64],
+        y: usize,
+        offsets: &[f64],
+        abs_tol: f64,
+    ) -> Option<OrthantEstimate> {
+        let k = self.k;
+        // The own noise of f_y after the shift, shared by every comparison.
+        let dy = self.diag[y] - 2.0 * self.v[y];
+        let scale = self.diag.iter().fold(0.0f64, |m, &x| m.max(x));
+        if !(dy > 1e-12 * scale) {
+            return None;
+        }
+        let h = |c: usize| logit_mean[c] + offsets[c];
+        let mut mu = Vec::with_capacity(k - 1);
+        let mut c_sd = Vec::with_capacity(k - 1);
+        let mut inv_sd_sum = 0.0;
+        let mut min_var = f64::INFINITY;
+        for c in (0..k).filter(|&c| c != y) {
+            // True variance of the comparison f_y - f_c; its part not shared with the others.
+            let var = self.diag[y] + self.diag[c] - 2.0 * self.cov[y * k + c];
+            let own = var - dy;
+            if !(var > 0.0) || own < 0.0 {
+                return None;
+            }
+            mu.push(h(y) - h(c));
+            c_sd.push(own.sqrt());
+            inv_sd_sum += 1.0 / var.sqrt();
+            min_var = min_var.min(var);
+        }
+        // |R - R~|_cc' <= 3 deviation / (sd_c sd_c'); rho_max from the structured correlation.
+        let pair_sum = 1.5 * self.deviation * inv_sd_sum * inv_sd_sum;
+        let rho_max = ((dy + 3.0 * self.deviation) / min_var).min(1.0);
+        let gap = 1.0 - rho_max * rho_max;
+        let bound = if pair_sum == 0.0 {
+            0.0
+        } else if gap <= 0.0 {
+            f64::INFINITY
+        } else {
+            pair_sum / (2.0 * std::f64::consts::PI * gap.sqrt())
+        };
+        if bound > abs_tol {
+            return None;
+        }
+        let b = vec![dy.sqrt(); k - 1];
+        let (p, q, err) = one_factor_orthant_with_error(&mu, &b, &c_sd, SHIFTED_QUAD_TOL);
+        Some(estimate(
+            p,
+            q.clamp(0.0, 1.0),
+            OrthantMethod::OneFactor,
+            err + bound,
+        ))
+    }
 }
 
 #[cfg(test)]
