@@ -55,6 +55,16 @@ pub enum OrthantMethod {
         /// Number of groups of exchangeable components.
         groups: usize,
     },
+    /// Exchangeable groups whose group matrix is indefinite (the comparisons of a
+    /// step-profile class under LA, VS): `rank` real shared factors (0 or 1) and one
+    /// imaginary factor per group, a `rank`-dimensional integral of a product over groups of
+    /// 1-D integrals of complex `Phi` powers.
+    SignedGroups {
+        /// Number of real shared factors.
+        rank: usize,
+        /// Number of groups of exchangeable components.
+        groups: usize,
+    },
     /// Exchangeable groups whose group matrix is indefinite or of rank > 2 (the comparisons
     /// of a step-profile class under LA, CDT, VS): Genz's lattice rule on the structured
     /// Cholesky factor, O(dim * groups) per point instead of O(dim^2).
@@ -79,6 +89,10 @@ impl std::fmt::Display for OrthantMethod {
             Self::GroupedFactor { rank, groups } => {
                 write!(f, "{groups} exchangeable groups, {rank}-D quadrature")
             }
+            Self::SignedGroups { rank, groups } => write!(
+                f,
+                "{groups} exchangeable groups, {rank} real + {groups} imaginary factors, nested quadrature"
+            ),
             Self::GroupedLattice { dim, groups } => {
                 write!(
                     f,
@@ -290,6 +304,12 @@ pub(crate) fn orthant_dispatch(
         {
             return Ok(est);
         }
+        if m >= grouped_from
+            && let Some(est) = signed::signed_groups(&lower, &corr, m, &groups)
+            && est.error_bound <= opts.abs_tol
+        {
+            return Ok(est);
+        }
         if let Some(est) = grouped_lattice(&lower, &corr, m, &groups, opts)
             && est.error_bound <= opts.abs_tol
         {
@@ -398,6 +418,28 @@ fn groups_of(corr: &[f64], m: usize) -> Option<Groups> {
     Some(Groups { group, size, c })
 }
 
+/// Terms (group, merged bound a, multiplicity): components of a group with `a_i` equal to
+/// 1e-12 are one term; the merge costs at most `|a_i - a~| phi(0)` each (the second value).
+fn merged_terms(lower: &[f64], group: &[usize], m: usize) -> (Vec<(usize, f64, f64)>, f64) {
+    let mut terms: Vec<(usize, f64, f64)> = Vec::new();
+    let mut bound = 0.0;
+    for i in 0..m {
+        let a = lower[i];
+        let tol = 1e-12 * (1.0 + a.abs());
+        match terms
+            .iter_mut()
+            .find(|t| t.0 == group[i] && (t.1 - a).abs() <= tol)
+        {
+            Some(t) => {
+                bound += (t.1 - a).abs() / (2.0 * std::f64::consts::PI).sqrt();
+                t.2 += 1.0;
+            }
+            None => terms.push((group[i], a, 1.0)),
+        }
+    }
+    (terms, bound)
+}
+
 /// Path 3: exchangeable groups sharing at most [`MAX_RANK`] factors.
 fn grouped_factor(
     lower: &[f64],
@@ -435,24 +477,8 @@ fn grouped_factor(
         return None;
     }
     let sdev: Vec<f64> = resid.iter().map(|r| r.sqrt()).collect();
-    let mut bound = structure_bound(corr, m, |i, j| w(group[i], group[j]));
-    // Terms (group, merged bound a, multiplicity): components of a group with a_i equal to
-    // 1e-12 are one term; the merge costs at most |a_i - a~| phi(0) each.
-    let mut terms: Vec<(usize, f64, f64)> = Vec::new();
-    for i in 0..m {
-        let a = lower[i];
-        let tol = 1e-12 * (1.0 + a.abs());
-        match terms
-            .iter_mut()
-            .find(|t| t.0 == group[i] && (t.1 - a).abs() <= tol)
-        {
-            Some(t) => {
-                bound += (t.1 - a).abs() / (2.0 * std::f64::consts::PI).sqrt();
-                t.2 += 1.0;
-            }
-            None => terms.push((group[i], a, 1.0)),
-        }
-    }
+    let (terms, merge_bound) = merged_terms(lower, group, m);
+    let mut bound = structure_bound(corr, m, |i, j| w(group[i], group[j])) + merge_bound;
     // X_i = load_g . eta + sdev_g eps_i >= a_i.
     let log_prod = |eta: &[f64]| -> f64 {
         terms
@@ -708,6 +734,8 @@ impl<'a> ShiftedDiagonal<'a> {
         ))
     }
 }
+
+mod signed;
 
 #[cfg(test)]
 mod tests;
