@@ -510,6 +510,37 @@ fn nonneg_qp(h: &[f64], b: &[f64]) -> Result<Vec<f64>> {
     Ok(x)
 }
 
+/// Largest K of the dense max-margin QP: (K(K-1))^2 = 1.7e7 matrix entries (130 MB) and
+/// Cholesky solves of up to 4e3 variables.
+const MAX_DENSE_QP_K: usize = 64;
+
+/// [`max_margin_dual`] for a diagonal mean Gram matrix, in closed form. The Hessian is then
+/// block diagonal over the true class c, and block c is `kappa_c (Delta_c^2 1 1^T +
+/// diag(Delta_j^2))` over the wrong classes j (`kappa_c = n_c^2 M_cc + n_c tr(Sigma_c)`) with
+/// the constant linear term `n_c`. Its stationary point
+/// `alpha_cj = (n_c / kappa_c) / ((1 + Delta_c^2 T_c) Delta_j^2)`, `T_c = sum_{j != c}
+/// Delta_j^-2`, is positive, so it is the solution of the non-negative problem (every margin
+/// is tight): O(K^2) instead of the dense (K(K-1))^2 problem.
+pub(crate) fn diagonal_max_margin_dual(stats: &MixtureStats, delta: &[f64]) -> Vec<f64> {
+    let k = stats.k();
+    let m = stats.mean_gram();
+    let inv2: Vec<f64> = delta.iter().map(|d| 1.0 / (d * d)).collect();
+    let total: f64 = inv2.iter().sum();
+    let mut a = vec![0.0; k * k];
+    for c in 0..k {
+        let n = stats.counts()[c] as f64;
+        let kappa = n * n * m[c * k + c] + n * stats.noise_trace(c);
+        let t = total - inv2[c];
+        let common = (n / kappa) / (1.0 + delta[c] * delta[c] * t);
+        for j in (0..k).filter(|&j| j != c) {
+            let alpha = common * inv2[j];
+            a[c * k + c] += alpha * delta[c];
+            a[c * k + j] -= alpha * delta[j];
+        }
+    }
+    a
+}
+
 /// The mean-field max-margin dual for multiplicative factors `delta` (the T = infinity limit
 /// of every method with these factors), K x K row-major, with all margins >= 1.
 pub fn max_margin_dual(stats: &MixtureStats, delta: &[f64]) -> Result<Vec<f64>> {
@@ -530,6 +561,17 @@ pub fn max_margin_dual(stats: &MixtureStats, delta: &[f64]) -> Result<Vec<f64>> 
     }
     let counts: Vec<f64> = stats.counts().iter().map(|&c| c as f64).collect();
     let m = stats.mean_gram();
+    let diagonal = (0..k * k).all(|ij| ij / k == ij % k || m[ij] == 0.0);
+    if diagonal && k >= GROUPED_COV_MIN_K {
+        return Ok(diagonal_max_margin_dual(stats, delta));
+    }
+    if k > MAX_DENSE_QP_K {
+        return Err(Error::QpTooLarge {
+            k,
+            vars: k * (k - 1),
+            max_k: MAX_DENSE_QP_K,
+        });
+    }
     // Variables (c, k) for k != c, in order.
     let vars: Vec<(usize, usize)> = (0..k)
         .flat_map(|c| (0..k).filter(move |&j| j != c).map(move |j| (c, j)))

@@ -13,10 +13,31 @@
 //!    at least two members (so that its diagonal part is identified), `P` is an r-dimensional
 //!    integral of a product over groups of `Phi^(group size)`: nested adaptive Gauss-Kronrod
 //!    (step profiles under every method: LA, CDT, VS have two groups).
-//! 4. **Genz**: the randomised lattice rule of [`crate::genz`] with its 3-standard-error
+//! 3b. **Signed groups** ([`signed`]): exchangeable groups whose group matrix `C` is
+//!    indefinite. No real factor model exists then, and none can be made by shifting the
+//!    logits: adding `v 1^T + 1 v^T + t 1 1^T` to the logit covariance leaves every comparison
+//!    `f_y - f_c`, hence `C`, unchanged (for the step profile the one invariant is
+//!    `beta = (1, -1) B (1, -1)^T` of the logits' 2 x 2 group matrix `B`, negative under LA:
+//!    -0.018 at K = 100). But the group means have the PSD covariance `C + diag(D_g / n_g)`,
+//!    so a diagonal `E` (group space) with `C + E = L L^T` of rank <= 1 exists; the missing
+//!    `-E` is an imaginary factor per group, and given the real factor each group's pass
+//!    probability is `E_zeta Re prod Phi(t_i + i s_g zeta)`, a 1-D integral (convergent
+//!    while `n_g s_g^2 / D_g < 1`). Nested 1-D adaptive quadrature, O(G) per node whatever K.
+//! 4. **Grouped lattice**: groups without either structure (rank > 2, singletons): Genz's
+//!    rule on the structured Cholesky factor.
+//! 5. **Genz**: the randomised lattice rule of [`crate::genz`] with its 3-standard-error
 //!    estimate, for a dense covariance without structure.
 //!
-//! The reported `error_bound` of paths 2-3 is the sum of
+//! Before this per-class dispatch, `predict` tries the **logit covariance** `S` itself, once
+//! per distinct matrix ([`ShiftedDiagonal`], K >= 25): if `S_ij = v_i + v_j + Delta_ij` off
+//! the diagonal with `Delta` negligible, the shift `f -> f - (v-part)` (which leaves every
+//! comparison unchanged) makes the logits independent with variances `S_ii - 2 v_i`, so the
+//! comparisons of class y share only the noise of `f_y`: one 1-D integral of K - 1 `Phi`'s,
+//! O(K) per class. CE, LDAM, wce and post-hoc LA on orthogonal means have this form exactly
+//! (each dual row is `D_c e_c + V_c 1`). The bound adds `3 max|Delta| / (sd_c sd_c')` per
+//! pair of comparisons through Plackett's identity, as below.
+//!
+//! The reported `error_bound` of paths 2-3b is the sum of
 //! - the quadrature error estimates (Gauss-Kronrod |K15 - G7| summed over panels: an
 //!   estimate, in practice far above the true error) and the mass of the Gaussian outside the
 //!   integration box `[-9, 9]^r` (< 1e-18);
@@ -25,7 +46,13 @@
 //!   `1 / (2 pi sqrt(1 - rho^2))`, so along the segment from `R~` to `R` (PSD throughout),
 //!   `|P(R) - P(R~)| <= sum_{i<j} |R_ij - R~_ij| / (2 pi sqrt(1 - rho_max^2))`;
 //! - for merged bounds (components whose `a_i` agree to 1e-12 are evaluated once),
-//!   `sum_i |a_i - a~_i| / sqrt(2 pi)` (the density of `X_i` is at most `phi(0)`).
+//!   `sum_i |a_i - a~_i| / sqrt(2 pi)` (the density of `X_i` is at most `phi(0)`);
+//! - for 3b, per group: the inner quadrature estimate, the tail beyond
+//!   `|zeta| <= 9 / sqrt(1 - kappa)` (`<= 2 Q(9) / sqrt(1 - kappa)`, from
+//!   `|Phi(t + i y)| <= e^(y^2/2) Phi(t)`) and an estimate of the complex series' round-off
+//!   (`1e-14 e^(y_max^2/2)`, checked against a contour integral in the tests): not a rigorous
+//!   bound, but at most 7e-7 by construction. Its `R~` differs from `R` only by eigenvalues
+//!   below 1e-9 dropped from the real part.
 //!
 //! A structured path is taken only when that bound is at most the Genz target `abs_tol`;
 //! otherwise the call falls through to the next path. The complement `1 - P` is integrated
