@@ -13,7 +13,7 @@
 //!    at least two members (so that its diagonal part is identified), `P` is an r-dimensional
 //!    integral of a product over groups of `Phi^(group size)`: nested adaptive Gauss-Kronrod
 //!    (step profiles under every method: LA, CDT, VS have two groups).
-//! 3b. **Signed groups** ([`signed`]): exchangeable groups whose group matrix `C` is
+//! 4. **Signed groups** ([`signed`]): exchangeable groups whose group matrix `C` is
 //!    indefinite. No real factor model exists then, and none can be made by shifting the
 //!    logits: adding `v 1^T + 1 v^T + t 1 1^T` to the logit covariance leaves every comparison
 //!    `f_y - f_c`, hence `C`, unchanged (for the step profile the one invariant is
@@ -23,9 +23,9 @@
 //!    `-E` is an imaginary factor per group, and given the real factor each group's pass
 //!    probability is `E_zeta Re prod Phi(t_i + i s_g zeta)`, a 1-D integral (convergent
 //!    while `n_g s_g^2 / D_g < 1`). Nested 1-D adaptive quadrature, O(G) per node whatever K.
-//! 4. **Grouped lattice**: groups without either structure (rank > 2, singletons): Genz's
+//! 5. **Grouped lattice**: groups without either structure (rank > 2, singletons): Genz's
 //!    rule on the structured Cholesky factor.
-//! 5. **Genz**: the randomised lattice rule of [`crate::genz`] with its 3-standard-error
+//! 6. **Genz**: the randomised lattice rule of [`crate::genz`] with its 3-standard-error
 //!    estimate, for a dense covariance without structure.
 //!
 //! Before this per-class dispatch, `predict` tries the **logit covariance** `S` itself, once
@@ -37,7 +37,7 @@
 //! (each dual row is `D_c e_c + V_c 1`). The bound adds `3 max|Delta| / (sd_c sd_c')` per
 //! pair of comparisons through Plackett's identity, as below.
 //!
-//! The reported `error_bound` of paths 2-3b is the sum of
+//! The reported `error_bound` of paths 2-4 is the sum of
 //! - the quadrature error estimates (Gauss-Kronrod |K15 - G7| summed over panels: an
 //!   estimate, in practice far above the true error) and the mass of the Gaussian outside the
 //!   integration box `[-9, 9]^r` (< 1e-18);
@@ -47,7 +47,7 @@
 //!   `|P(R) - P(R~)| <= sum_{i<j} |R_ij - R~_ij| / (2 pi sqrt(1 - rho_max^2))`;
 //! - for merged bounds (components whose `a_i` agree to 1e-12 are evaluated once),
 //!   `sum_i |a_i - a~_i| / sqrt(2 pi)` (the density of `X_i` is at most `phi(0)`);
-//! - for 3b, per group: the inner quadrature estimate, the tail beyond
+//! - for path 4, per group: the inner quadrature estimate, the tail beyond
 //!   `|zeta| <= 9 / sqrt(1 - kappa)` (`<= 2 Q(9) / sqrt(1 - kappa)`, from
 //!   `|Phi(t + i y)| <= e^(y^2/2) Phi(t)`) and an estimate of the complex series' round-off
 //!   (`1e-14 e^(y_max^2/2)`, checked against a contour integral in the tests): not a rigorous
@@ -547,7 +547,7 @@ fn grouped_factor(
     ))
 }
 
-/// Path 4: exchangeable groups without a small PSD factor structure. `R = D + X L X^T` with
+/// Path 5: exchangeable groups without a small PSD factor structure. `R = D + X L X^T` with
 /// `X` (m x G) constant on groups and `L` the (possibly indefinite) eigenvalues of the group
 /// matrix; its Cholesky factor is `L_ij = x_i . p_j` (j < i) with `p_j in R^G`, computed in
 /// O(m G^2) by updating the G x G middle matrix, so Genz's separated integrand costs O(m G)
@@ -717,7 +717,7 @@ impl<'a> ShiftedDiagonal<'a> {
         // The own noise of f_y after the shift, shared by every comparison.
         let dy = self.diag[y] - 2.0 * self.v[y];
         let scale = self.diag.iter().fold(0.0f64, |m, &x| m.max(x));
-        if !(dy > 1e-12 * scale) {
+        if dy.is_nan() || dy <= 1e-12 * scale {
             return None;
         }
         let h = |c: usize| logit_mean[c] + offsets[c];
@@ -729,7 +729,7 @@ impl<'a> ShiftedDiagonal<'a> {
             // True variance of the comparison f_y - f_c; its part not shared with the others.
             let var = self.diag[y] + self.diag[c] - 2.0 * self.cov[y * k + c];
             let own = var - dy;
-            if !(var > 0.0) || own < 0.0 {
+            if var.is_nan() || var <= 0.0 || own < 0.0 {
                 return None;
             }
             mu.push(h(y) - h(c));

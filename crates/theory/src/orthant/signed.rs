@@ -1,6 +1,5 @@
 //! Exchangeable groups whose group matrix is indefinite: real shared factors plus one
-//! imaginary factor per group (the module docs of [`super`], "Groups with an indefinite
-//! group matrix").
+//! imaginary factor per group (path 4 of the module docs of [`super`]).
 //!
 //! In correlation units the comparisons are `R = D + X C X^T` (`X` the group indicator,
 //! `D_g = 1 - C_gg`). The covariance of the group means is `C + diag(D_g / n_g)`, always PSD,
@@ -210,7 +209,7 @@ fn off_diagonal_factor(c: &[f64], g: usize) -> Option<(Vec<f64>, Vec<f64>)> {
     Some((u, e))
 }
 
-/// Path 3b: exchangeable groups with an indefinite group matrix and at most one real factor
+/// Path 4: exchangeable groups with an indefinite group matrix and at most one real factor
 /// left after the shift to the group-mean covariance. `None` when the structure does not fit
 /// (see the constants).
 pub(super) fn signed_groups(
@@ -243,7 +242,9 @@ pub(super) fn signed_groups(
         .map(|h| size[h] as f64 * imag[h] * imag[h] / (sdev[h] * sdev[h]))
         .collect();
     let zmax: Vec<f64> = kappa.iter().map(|k| RANGE / (1.0 - k).sqrt()).collect();
-    if kappa.iter().any(|&k| !(k < 1.0)) || (0..g).any(|h| imag[h] / sdev[h] * zmax[h] > MAX_IMAG) {
+    if kappa.iter().any(|&k| k.is_nan() || k >= 1.0)
+        || (0..g).any(|h| imag[h] / sdev[h] * zmax[h] > MAX_IMAG)
+    {
         return None;
     }
     let roundoff: Vec<f64> = (0..g)
