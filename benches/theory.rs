@@ -2,8 +2,15 @@
 //!
 //! `predict` for K = 10 at T = 1e6 (target < 1 ms) and `tune` (target < 50 ms). CE-like
 //! methods (CE, wce, LDAM, post-hoc LA) on orthogonal means give one-factor orthant
-//! probabilities (exact 1-D quadrature); LA, CDT and VS need Genz's QMC in K - 1 dimensions,
-//! which dominates their cost.
+//! probabilities (exact 1-D quadrature); LA, CDT and VS need Genz's QMC in K - 1 dimensions
+//! at K = 10, which dominates their cost.
+//!
+//! The long tail (issue 10), p = 20000, snr 8, T = 1e6: `predict` at K = 100 exp profile
+//! (n_max 500, ratio 100; target < 20 ms), at K = 1000 step (n_max 100, ratio 10; < 0.2 s)
+//! and exp (< 5 s); `tune` at K = 100 (< 0.5 s). Step profiles have two exchangeable groups
+//! (one-factor, grouped-factor or signed-group quadrature); the exp profile has K distinct
+//! classes (one factor for CE-like methods; LA, CDT, VS there fall back to Genz in K - 1
+//! dimensions and are not benchmarked: minutes per prediction).
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use imbalance::losses::{Method, MethodName};
@@ -77,5 +84,81 @@ fn bench_tune(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_predict, bench_tune);
+/// Step profile: the first half of the classes with `n_max`, the rest with `n_max / ratio`.
+fn step(k: usize, n_max: usize, ratio: usize) -> MixtureStats {
+    let counts = (0..k)
+        .map(|c| if c < k / 2 { n_max } else { n_max / ratio })
+        .collect();
+    MixtureStats::orthogonal(counts, 20_000, 8.0, 1.0).expect("valid mixture")
+}
+
+/// Exp profile `n_c = n_max ratio^(-c/(K-1))`, rounded.
+fn exp(k: usize, n_max: f64, ratio: f64) -> MixtureStats {
+    let counts = (0..k)
+        .map(|c| (n_max * ratio.powf(-(c as f64) / (k as f64 - 1.0))).round() as usize)
+        .collect();
+    MixtureStats::orthogonal(counts, 20_000, 8.0, 1.0).expect("valid mixture")
+}
+
+fn bench_long_tail(c: &mut Criterion) {
+    let opts = PredictOptions::default();
+    let h = Horizon::Finite(1e6);
+    let mut g = c.benchmark_group("long_tail");
+    g.sample_size(10);
+    let cases = [
+        ("K100_exp_r100", exp(100, 500.0, 100.0), Method::Ce),
+        (
+            "K100_exp_r100",
+            exp(100, 500.0, 100.0),
+            Method::Ldam { c: 2.0 },
+        ),
+        (
+            "K100_exp_r100",
+            exp(100, 500.0, 100.0),
+            Method::Wce { beta: 1.0 },
+        ),
+        ("K100_step_r10", step(100, 100, 10), Method::La { tau: 1.0 }),
+        (
+            "K100_step_r10",
+            step(100, 100, 10),
+            Method::Cdt { gamma: 0.5 },
+        ),
+        ("K1000_step_r10", step(1000, 100, 10), Method::Ce),
+        (
+            "K1000_step_r10",
+            step(1000, 100, 10),
+            Method::Ldam { c: 2.0 },
+        ),
+        (
+            "K1000_step_r10",
+            step(1000, 100, 10),
+            Method::Wce { beta: 1.0 },
+        ),
+        (
+            "K1000_step_r10",
+            step(1000, 100, 10),
+            Method::La { tau: 1.0 },
+        ),
+        (
+            "K1000_step_r10",
+            step(1000, 100, 10),
+            Method::Cdt { gamma: 0.5 },
+        ),
+        ("K1000_exp_r100", exp(1000, 100.0, 100.0), Method::Ce),
+    ];
+    for (name, stats, method) in cases {
+        g.bench_function(format!("predict_{name}_{}", method.name()), |b| {
+            b.iter(|| predict(black_box(&stats), &method, h, &opts).expect("predict"))
+        });
+    }
+    for name in [MethodName::La, MethodName::Ldam] {
+        let stats = step(100, 100, 10);
+        g.bench_function(format!("tune_K100_step_r10_{name}"), |b| {
+            b.iter(|| tune(black_box(&stats), name, Objective::Balanced, h, &opts).expect("tune"))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench_predict, bench_tune, bench_long_tail);
 criterion_main!(benches);

@@ -246,10 +246,15 @@ fn dual_item(n: u64, k: u64) -> MemoryItem {
     }
 }
 
+/// Largest K whose max-margin QP the theory solves densely (`imbalance_theory`'s limit).
+const DENSE_QP_MAX_K: u64 = 64;
+
 /// The theory's arrays at K classes: 2 K^3 values (the per-class K x K covariances of the
 /// logits built in `theory::meanfield::logit_moments`, and the anisotropic statistics' K^3
 /// mean covariances), K^4 multiply-adds to form the covariances, and at T = infinity the max-margin QP's Hessian over the K(K-1)
-/// margin variables (`meanfield::max_margin_dual`: (K(K-1))^2 values).
+/// margin variables (`meanfield::max_margin_dual`: (K(K-1))^2 values) for K <= 64 (beyond,
+/// the theory solves orthogonal means in closed form in O(K^2) and refuses other means at
+/// once with `theory::Error::QpTooLarge`).
 fn theory_items(k: u64, horizon: Horizon, est: &mut Estimate) {
     est.memory.push(MemoryItem {
         subject: format!("{k} classes"),
@@ -264,7 +269,7 @@ fn theory_items(k: u64, horizon: Horizon, est: &mut Estimate) {
         unit: "multiply-adds",
         input: Input::Counts,
     });
-    if horizon == Horizon::Infinite {
+    if horizon == Horizon::Infinite && k <= DENSE_QP_MAX_K {
         let vars = k.checked_mul(k.saturating_sub(1));
         est.memory.push(MemoryItem {
             subject: format!("{k} classes"),
@@ -583,9 +588,25 @@ mod tests {
 
     #[test]
     fn theory_at_many_classes_is_estimated() {
-        // K = 1000 at T = inf: the QP matrix has (999000)^2 entries, 8 TB.
-        let est = predict_cost(&[10; 1000], Horizon::Infinite);
-        assert!(est.check(limit(22)).is_err());
+        // K = 64 at T = inf: the dense QP matrix has (4032)^2 entries, 130 MB; at K = 1000
+        // the theory has no dense QP (closed form or a clear error), so only the covariances.
+        let has_qp = |k: usize| {
+            predict_cost(&vec![10; k], Horizon::Infinite)
+                .memory
+                .iter()
+                .any(|m| m.noun.starts_with("max-margin QP"))
+        };
+        assert!(has_qp(64) && !has_qp(65));
+        assert!(
+            predict_cost(&[10; 64], Horizon::Infinite)
+                .check(limit(1))
+                .is_ok()
+        );
+        assert!(
+            predict_cost(&[10; 1000], Horizon::Infinite)
+                .check(limit(22))
+                .is_ok()
+        );
         assert!(
             predict_cost(&[10; 10], Horizon::Infinite)
                 .check(limit(1))

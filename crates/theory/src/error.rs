@@ -92,6 +92,20 @@ pub enum Error {
         /// Largest KKT violation left.
         violation: f64,
     },
+    /// The dense mean-field max-margin QP (non-diagonal mean Gram matrix) is too large.
+    #[error(
+        "the mean-field max-margin QP (T = infinity) for K = {k} classes with non-orthogonal \
+         means has {vars} variables and a dense {vars} x {vars} matrix; allowed: K <= {max_k} \
+         (orthogonal means are solved in closed form at any K)"
+    )]
+    QpTooLarge {
+        /// Number of classes.
+        k: usize,
+        /// Number of QP variables, K(K-1).
+        vars: usize,
+        /// Largest K accepted.
+        max_k: usize,
+    },
     /// Unknown tuning objective.
     #[error("unknown objective '{value}'; allowed: balanced, worst")]
     UnknownObjective {

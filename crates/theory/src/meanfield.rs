@@ -23,12 +23,12 @@
 
 use imbalance_core::Horizon;
 use imbalance_core::ode::{OdeOptions, integrate};
-use imbalance_losses::Method;
+use imbalance_losses::{Loss, Method};
 
 use rayon::prelude::*;
 
 use crate::genz::GenzOptions;
-use crate::orthant::{OrthantEstimate, class_error_estimate};
+use crate::orthant::{OrthantEstimate, ShiftedDiagonal, class_error_estimate};
 use crate::{Error, MixtureStats, NoiseModel, Result};
 
 /// Options of [`predict`] and of everything built on it.
@@ -223,23 +223,52 @@ fn flow_dual(
                 continue;
             }
             let grr = g[r * k + r];
-            let mut state = vec![0.0; k];
-            let st = integrate(
-                &mut state,
-                t_end,
-                &ode,
-                |_, b, db| {
-                    for j in 0..k {
-                        z[j] = grr * b[j];
-                    }
-                    loss.value_and_grad(&z, r, &mut grad);
-                    for j in 0..k {
-                        db[j] = -rate * grad[j];
-                    }
-                },
-                |_, _| {},
-            )?;
-            *rhs_evals += st.rhs_evals;
+            let state = match reduced_class_loss(&loss, r) {
+                // Coordinates the loss treats alike follow one equation: u of them.
+                Some((reduced, coord, mult)) => {
+                    let u = mult.len();
+                    let (mut zr, mut gr) = (vec![0.0; u], vec![0.0; u]);
+                    let mut small = vec![0.0; u];
+                    let st = integrate(
+                        &mut small,
+                        t_end,
+                        &ode,
+                        |_, b, db| {
+                            for j in 0..u {
+                                zr[j] = grr * b[j];
+                            }
+                            reduced.value_and_grad(&zr, 0, &mut gr);
+                            // The reduced gradient sums the `mult` equal coordinates.
+                            for j in 0..u {
+                                db[j] = -rate * gr[j] / mult[j];
+                            }
+                        },
+                        |_, _| {},
+                    )?;
+                    *rhs_evals += st.rhs_evals;
+                    coord.iter().map(|&j| small[j]).collect()
+                }
+                None => {
+                    let mut state = vec![0.0; k];
+                    let st = integrate(
+                        &mut state,
+                        t_end,
+                        &ode,
+                        |_, b, db| {
+                            for j in 0..k {
+                                z[j] = grr * b[j];
+                            }
+                            loss.value_and_grad(&z, r, &mut grad);
+                            for j in 0..k {
+                                db[j] = -rate * grad[j];
+                            }
+                        },
+                        |_, _| {},
+                    )?;
+                    *rhs_evals += st.rhs_evals;
+                    state
+                }
+            };
             for c in (r..k).filter(|&c| groups[c] == r) {
                 // a^(c) is a^(r) with coordinates r and c swapped.
                 for j in 0..k {
@@ -283,6 +312,52 @@ fn flow_dual(
     *rhs_evals += st.rhs_evals;
     a.iter_mut().for_each(|v| *v /= lambda);
     Ok(a)
+}
+
+/// For the decoupled ODE of label `r` (diagonal mean Gram matrix, so `z = g_rr a`): the
+/// coordinates `j != r` with equal `(Delta_j, iota_j)` stay equal along the flow. Returns the
+/// loss on one coordinate per such set (label 0 = `r`, multiplicity folded into `iota` as
+/// `+ ln m`, since `m e^U = e^(U + ln m)` in the softmax), the reduced index of every
+/// coordinate, and the multiplicities. `None` when it would not pay: below
+/// [`GROUPED_COV_MIN_K`] (which also keeps small-K results bit for bit) or when fewer than
+/// half the coordinates merge.
+fn reduced_class_loss(loss: &Loss, r: usize) -> Option<(Loss, Vec<usize>, Vec<f64>)> {
+    let k = loss.k();
+    if k < GROUPED_COV_MIN_K {
+        return None;
+    }
+    let (delta, iota) = (loss.delta(), loss.iota());
+    let mut coord = vec![0usize; k];
+    let mut reps: Vec<usize> = vec![r];
+    let mut mult: Vec<f64> = vec![1.0];
+    let mut seen: std::collections::HashMap<[u64; 2], usize> = Default::default();
+    for j in (0..k).filter(|&j| j != r) {
+        let key = [delta[j], iota[j]].map(|x| (x + 0.0).to_bits());
+        let u = *seen.entry(key).or_insert_with(|| {
+            reps.push(j);
+            mult.push(0.0);
+            reps.len() - 1
+        });
+        mult[u] += 1.0;
+        coord[j] = u;
+    }
+    if 2 * reps.len() > k {
+        return None;
+    }
+    let pick = |v: &[f64]| reps.iter().map(|&j| v[j]).collect::<Vec<f64>>();
+    let iota_red: Vec<f64> = reps
+        .iter()
+        .zip(&mult)
+        .map(|(&j, m)| iota[j] + m.ln())
+        .collect();
+    let reduced = Loss::new(
+        pick(delta),
+        iota_red,
+        pick(loss.margin()),
+        pick(loss.omega()),
+    )
+    .ok()?;
+    Some((reduced, coord, mult))
 }
 
 /// Cholesky solve of the s x s system `h x = b` (h symmetric positive definite), in place.
@@ -435,6 +510,37 @@ fn nonneg_qp(h: &[f64], b: &[f64]) -> Result<Vec<f64>> {
     Ok(x)
 }
 
+/// Largest K of the dense max-margin QP: (K(K-1))^2 = 1.7e7 matrix entries (130 MB) and
+/// Cholesky solves of up to 4e3 variables.
+const MAX_DENSE_QP_K: usize = 64;
+
+/// [`max_margin_dual`] for a diagonal mean Gram matrix, in closed form. The Hessian is then
+/// block diagonal over the true class c, and block c is `kappa_c (Delta_c^2 1 1^T +
+/// diag(Delta_j^2))` over the wrong classes j (`kappa_c = n_c^2 M_cc + n_c tr(Sigma_c)`) with
+/// the constant linear term `n_c`. Its stationary point
+/// `alpha_cj = (n_c / kappa_c) / ((1 + Delta_c^2 T_c) Delta_j^2)`, `T_c = sum_{j != c}
+/// Delta_j^-2`, is positive, so it is the solution of the non-negative problem (every margin
+/// is tight): O(K^2) instead of the dense (K(K-1))^2 problem.
+pub(crate) fn diagonal_max_margin_dual(stats: &MixtureStats, delta: &[f64]) -> Vec<f64> {
+    let k = stats.k();
+    let m = stats.mean_gram();
+    let inv2: Vec<f64> = delta.iter().map(|d| 1.0 / (d * d)).collect();
+    let total: f64 = inv2.iter().sum();
+    let mut a = vec![0.0; k * k];
+    for c in 0..k {
+        let n = stats.counts()[c] as f64;
+        let kappa = n * n * m[c * k + c] + n * stats.noise_trace(c);
+        let t = total - inv2[c];
+        let common = (n / kappa) / (1.0 + delta[c] * delta[c] * t);
+        for j in (0..k).filter(|&j| j != c) {
+            let alpha = common * inv2[j];
+            a[c * k + c] += alpha * delta[c];
+            a[c * k + j] -= alpha * delta[j];
+        }
+    }
+    a
+}
+
 /// The mean-field max-margin dual for multiplicative factors `delta` (the T = infinity limit
 /// of every method with these factors), K x K row-major, with all margins >= 1.
 pub fn max_margin_dual(stats: &MixtureStats, delta: &[f64]) -> Result<Vec<f64>> {
@@ -455,6 +561,17 @@ pub fn max_margin_dual(stats: &MixtureStats, delta: &[f64]) -> Result<Vec<f64>> 
     }
     let counts: Vec<f64> = stats.counts().iter().map(|&c| c as f64).collect();
     let m = stats.mean_gram();
+    let diagonal = (0..k * k).all(|ij| ij / k == ij % k || m[ij] == 0.0);
+    if diagonal && k >= GROUPED_COV_MIN_K {
+        return Ok(diagonal_max_margin_dual(stats, delta));
+    }
+    if k > MAX_DENSE_QP_K {
+        return Err(Error::QpTooLarge {
+            k,
+            vars: k * (k - 1),
+            max_k: MAX_DENSE_QP_K,
+        });
+    }
     // Variables (c, k) for k != c, in order.
     let vars: Vec<(usize, usize)> = (0..k)
         .flat_map(|c| (0..k).filter(move |&j| j != c).map(move |j| (c, j)))
@@ -801,11 +918,25 @@ pub(crate) fn prediction_from_dual(
     // Each orthant probability is deterministic (fixed seed), so computing them in parallel
     // gives the same result for any number of threads.
     let reps: Vec<usize> = (0..k).filter(|&y| group[y] == y).collect();
+    // Independent logits up to a common shift (CE-like methods on orthogonal means): fitted
+    // once per distinct covariance, then O(K) per class instead of the (K-1)^2 comparisons.
+    let shifted: Vec<Option<ShiftedDiagonal>> = logit_cov
+        .iter()
+        .map(|cov| ShiftedDiagonal::fit(cov, k))
+        .collect();
     let rep_errors = reps
         .par_iter()
         .map(|&y| {
-            let cov = &logit_cov[logit_cov_index[y]];
-            class_error_estimate(&logit_means[y], cov, y, &offsets, &opts.genz)
+            let i = logit_cov_index[y];
+            let fast = shifted[i]
+                .as_ref()
+                .and_then(|s| s.class_error(&logit_means[y], y, &offsets, opts.genz.abs_tol));
+            match fast {
+                Some(est) => Ok(est),
+                None => {
+                    class_error_estimate(&logit_means[y], &logit_cov[i], y, &offsets, &opts.genz)
+                }
+            }
         })
         .collect::<Result<Vec<OrthantEstimate>>>()?;
     let orthant: Vec<OrthantEstimate> = (0..k)

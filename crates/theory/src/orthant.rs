@@ -13,10 +13,31 @@
 //!    at least two members (so that its diagonal part is identified), `P` is an r-dimensional
 //!    integral of a product over groups of `Phi^(group size)`: nested adaptive Gauss-Kronrod
 //!    (step profiles under every method: LA, CDT, VS have two groups).
-//! 4. **Genz**: the randomised lattice rule of [`crate::genz`] with its 3-standard-error
+//! 4. **Signed groups** ([`signed`]): exchangeable groups whose group matrix `C` is
+//!    indefinite. No real factor model exists then, and none can be made by shifting the
+//!    logits: adding `v 1^T + 1 v^T + t 1 1^T` to the logit covariance leaves every comparison
+//!    `f_y - f_c`, hence `C`, unchanged (for the step profile the one invariant is
+//!    `beta = (1, -1) B (1, -1)^T` of the logits' 2 x 2 group matrix `B`, negative under LA:
+//!    -0.018 at K = 100). But the group means have the PSD covariance `C + diag(D_g / n_g)`,
+//!    so a diagonal `E` (group space) with `C + E = L L^T` of rank <= 1 exists; the missing
+//!    `-E` is an imaginary factor per group, and given the real factor each group's pass
+//!    probability is `E_zeta Re prod Phi(t_i + i s_g zeta)`, a 1-D integral (convergent
+//!    while `n_g s_g^2 / D_g < 1`). Nested 1-D adaptive quadrature, O(G) per node whatever K.
+//! 5. **Grouped lattice**: groups without either structure (rank > 2, singletons): Genz's
+//!    rule on the structured Cholesky factor.
+//! 6. **Genz**: the randomised lattice rule of [`crate::genz`] with its 3-standard-error
 //!    estimate, for a dense covariance without structure.
 //!
-//! The reported `error_bound` of paths 2-3 is the sum of
+//! Before this per-class dispatch, `predict` tries the **logit covariance** `S` itself, once
+//! per distinct matrix ([`ShiftedDiagonal`], K >= 25): if `S_ij = v_i + v_j + Delta_ij` off
+//! the diagonal with `Delta` negligible, the shift `f -> f - (v-part)` (which leaves every
+//! comparison unchanged) makes the logits independent with variances `S_ii - 2 v_i`, so the
+//! comparisons of class y share only the noise of `f_y`: one 1-D integral of K - 1 `Phi`'s,
+//! O(K) per class. CE, LDAM, wce and post-hoc LA on orthogonal means have this form exactly
+//! (each dual row is `D_c e_c + V_c 1`). The bound adds `3 max|Delta| / (sd_c sd_c')` per
+//! pair of comparisons through Plackett's identity, as below.
+//!
+//! The reported `error_bound` of paths 2-4 is the sum of
 //! - the quadrature error estimates (Gauss-Kronrod |K15 - G7| summed over panels: an
 //!   estimate, in practice far above the true error) and the mass of the Gaussian outside the
 //!   integration box `[-9, 9]^r` (< 1e-18);
@@ -25,7 +46,13 @@
 //!   `1 / (2 pi sqrt(1 - rho^2))`, so along the segment from `R~` to `R` (PSD throughout),
 //!   `|P(R) - P(R~)| <= sum_{i<j} |R_ij - R~_ij| / (2 pi sqrt(1 - rho_max^2))`;
 //! - for merged bounds (components whose `a_i` agree to 1e-12 are evaluated once),
-//!   `sum_i |a_i - a~_i| / sqrt(2 pi)` (the density of `X_i` is at most `phi(0)`).
+//!   `sum_i |a_i - a~_i| / sqrt(2 pi)` (the density of `X_i` is at most `phi(0)`);
+//! - for path 4, per group: the inner quadrature estimate, the tail beyond
+//!   `|zeta| <= 9 / sqrt(1 - kappa)` (`<= 2 Q(9) / sqrt(1 - kappa)`, from
+//!   `|Phi(t + i y)| <= e^(y^2/2) Phi(t)`) and an estimate of the complex series' round-off
+//!   (`1e-14 e^(y_max^2/2)`, checked against a contour integral in the tests): not a rigorous
+//!   bound, but at most 7e-7 by construction. Its `R~` differs from `R` only by eigenvalues
+//!   below 1e-9 dropped from the real part.
 //!
 //! A structured path is taken only when that bound is at most the Genz target `abs_tol`;
 //! otherwise the call falls through to the next path. The complement `1 - P` is integrated
@@ -55,6 +82,16 @@ pub enum OrthantMethod {
         /// Number of groups of exchangeable components.
         groups: usize,
     },
+    /// Exchangeable groups whose group matrix is indefinite (the comparisons of a
+    /// step-profile class under LA, VS): `rank` real shared factors (0 or 1) and one
+    /// imaginary factor per group, a `rank`-dimensional integral of a product over groups of
+    /// 1-D integrals of complex `Phi` powers.
+    SignedGroups {
+        /// Number of real shared factors.
+        rank: usize,
+        /// Number of groups of exchangeable components.
+        groups: usize,
+    },
     /// Exchangeable groups whose group matrix is indefinite or of rank > 2 (the comparisons
     /// of a step-profile class under LA, CDT, VS): Genz's lattice rule on the structured
     /// Cholesky factor, O(dim * groups) per point instead of O(dim^2).
@@ -79,6 +116,10 @@ impl std::fmt::Display for OrthantMethod {
             Self::GroupedFactor { rank, groups } => {
                 write!(f, "{groups} exchangeable groups, {rank}-D quadrature")
             }
+            Self::SignedGroups { rank, groups } => write!(
+                f,
+                "{groups} exchangeable groups, {rank} real + {groups} imaginary factors, nested quadrature"
+            ),
             Self::GroupedLattice { dim, groups } => {
                 write!(
                     f,
@@ -117,6 +158,10 @@ const GROUPED_LATTICE_MIN_DIM: usize = 24;
 const MAX_RANK: usize = 2;
 /// Requested absolute accuracy of the quadratures.
 const QUAD_TOL: f64 = 1e-11;
+/// Requested absolute accuracy of the one-factor integral of [`ShiftedDiagonal`]: five orders
+/// below the default target 1e-4, and a third of the nodes of 1e-12 (the integral is
+/// evaluated K times per prediction, each over K - 1 terms).
+const SHIFTED_QUAD_TOL: f64 = 1e-9;
 /// Integration box `[-RANGE, RANGE]` per factor; `phi` has mass 2e-19 outside each side.
 const RANGE: f64 = 9.0;
 
@@ -286,6 +331,12 @@ pub(crate) fn orthant_dispatch(
         {
             return Ok(est);
         }
+        if m >= grouped_from
+            && let Some(est) = signed::signed_groups(&lower, &corr, m, &groups)
+            && est.error_bound <= opts.abs_tol
+        {
+            return Ok(est);
+        }
         if let Some(est) = grouped_lattice(&lower, &corr, m, &groups, opts)
             && est.error_bound <= opts.abs_tol
         {
@@ -394,6 +445,28 @@ fn groups_of(corr: &[f64], m: usize) -> Option<Groups> {
     Some(Groups { group, size, c })
 }
 
+/// Terms (group, merged bound a, multiplicity): components of a group with `a_i` equal to
+/// 1e-12 are one term; the merge costs at most `|a_i - a~| phi(0)` each (the second value).
+fn merged_terms(lower: &[f64], group: &[usize], m: usize) -> (Vec<(usize, f64, f64)>, f64) {
+    let mut terms: Vec<(usize, f64, f64)> = Vec::new();
+    let mut bound = 0.0;
+    for i in 0..m {
+        let a = lower[i];
+        let tol = 1e-12 * (1.0 + a.abs());
+        match terms
+            .iter_mut()
+            .find(|t| t.0 == group[i] && (t.1 - a).abs() <= tol)
+        {
+            Some(t) => {
+                bound += (t.1 - a).abs() / (2.0 * std::f64::consts::PI).sqrt();
+                t.2 += 1.0;
+            }
+            None => terms.push((group[i], a, 1.0)),
+        }
+    }
+    (terms, bound)
+}
+
 /// Path 3: exchangeable groups sharing at most [`MAX_RANK`] factors.
 fn grouped_factor(
     lower: &[f64],
@@ -431,24 +504,8 @@ fn grouped_factor(
         return None;
     }
     let sdev: Vec<f64> = resid.iter().map(|r| r.sqrt()).collect();
-    let mut bound = structure_bound(corr, m, |i, j| w(group[i], group[j]));
-    // Terms (group, merged bound a, multiplicity): components of a group with a_i equal to
-    // 1e-12 are one term; the merge costs at most |a_i - a~| phi(0) each.
-    let mut terms: Vec<(usize, f64, f64)> = Vec::new();
-    for i in 0..m {
-        let a = lower[i];
-        let tol = 1e-12 * (1.0 + a.abs());
-        match terms
-            .iter_mut()
-            .find(|t| t.0 == group[i] && (t.1 - a).abs() <= tol)
-        {
-            Some(t) => {
-                bound += (t.1 - a).abs() / (2.0 * std::f64::consts::PI).sqrt();
-                t.2 += 1.0;
-            }
-            None => terms.push((group[i], a, 1.0)),
-        }
-    }
+    let (terms, merge_bound) = merged_terms(lower, group, m);
+    let mut bound = structure_bound(corr, m, |i, j| w(group[i], group[j])) + merge_bound;
     // X_i = load_g . eta + sdev_g eps_i >= a_i.
     let log_prod = |eta: &[f64]| -> f64 {
         terms
@@ -490,7 +547,7 @@ fn grouped_factor(
     ))
 }
 
-/// Path 4: exchangeable groups without a small PSD factor structure. `R = D + X L X^T` with
+/// Path 5: exchangeable groups without a small PSD factor structure. `R = D + X L X^T` with
 /// `X` (m x G) constant on groups and `L` the (possibly indefinite) eigenvalues of the group
 /// matrix; its Cholesky factor is `L_ij = x_i . p_j` (j < i) with `p_j in R^G`, computed in
 /// O(m G^2) by updating the G x G middle matrix, so Genz's separated integrand costs O(m G)
@@ -598,6 +655,114 @@ fn grouped_lattice(
         bound,
     ))
 }
+
+/// A logit covariance `S` that is diagonal up to a common shift: `S_ij = v_i + v_j + Delta_ij`
+/// for `i != j` with `|Delta_ij| <= deviation` (module docs, "Independent logits up to a
+/// shift"). Fitted once per covariance and shared by every class whose test logits have it.
+#[derive(Debug, Clone)]
+pub(crate) struct ShiftedDiagonal<'a> {
+    k: usize,
+    /// Diagonal entries `S_ii`.
+    diag: Vec<f64>,
+    /// Shift vector `v`.
+    v: Vec<f64>,
+    /// `S` itself (row-major K x K), for the comparisons' variances.
+    cov: &'a [f64],
+    /// `max_{i != j} |S_ij - v_i - v_j|`.
+    deviation: f64,
+}
+
+impl<'a> ShiftedDiagonal<'a> {
+    /// Least-squares fit of `v` from the row sums of the off-diagonal part (exact when the
+    /// structure holds), and the largest deviation. `None` below [`GROUPED_LATTICE_MIN_DIM`]
+    /// comparisons (the structured paths' threshold: smaller K keep the general dispatch).
+    pub(crate) fn fit(cov: &'a [f64], k: usize) -> Option<Self> {
+        if k < GROUPED_LATTICE_MIN_DIM + 1 {
+            return None;
+        }
+        // R_i = sum_{j != i} S_ij = (K - 2) v_i + V with V = sum v, sum_i R_i = 2 (K - 1) V.
+        let row: Vec<f64> = (0..k)
+            .map(|i| (0..k).filter(|&j| j != i).map(|j| cov[i * k + j]).sum())
+            .collect();
+        let total: f64 = row.iter().sum();
+        let vsum = total / (2.0 * (k as f64 - 1.0));
+        let v: Vec<f64> = row.iter().map(|r| (r - vsum) / (k as f64 - 2.0)).collect();
+        let mut deviation = 0.0f64;
+        for i in 0..k {
+            for j in i + 1..k {
+                deviation = deviation.max((cov[i * k + j] - v[i] - v[j]).abs());
+            }
+        }
+        Some(Self {
+            k,
+            diag: (0..k).map(|i| cov[i * k + i]).collect(),
+            v,
+            cov,
+            deviation,
+        })
+    }
+
+    /// The error of class `y` (logit mean `logit_mean`, prediction offsets `offsets`) by the
+    /// one-factor integral over the noise of `f_y`, with the bound of the module docs; `None`
+    /// when the structure does not hold to within `abs_tol` (the caller falls back to
+    /// [`class_error_estimate`]).
+    pub(crate) fn class_error(
+        &self,
+        logit_mean: &[f64],
+        y: usize,
+        offsets: &[f64],
+        abs_tol: f64,
+    ) -> Option<OrthantEstimate> {
+        let k = self.k;
+        // The own noise of f_y after the shift, shared by every comparison.
+        let dy = self.diag[y] - 2.0 * self.v[y];
+        let scale = self.diag.iter().fold(0.0f64, |m, &x| m.max(x));
+        if dy.is_nan() || dy <= 1e-12 * scale {
+            return None;
+        }
+        let h = |c: usize| logit_mean[c] + offsets[c];
+        let mut mu = Vec::with_capacity(k - 1);
+        let mut c_sd = Vec::with_capacity(k - 1);
+        let mut inv_sd_sum = 0.0;
+        let mut min_var = f64::INFINITY;
+        for c in (0..k).filter(|&c| c != y) {
+            // True variance of the comparison f_y - f_c; its part not shared with the others.
+            let var = self.diag[y] + self.diag[c] - 2.0 * self.cov[y * k + c];
+            let own = var - dy;
+            if var.is_nan() || var <= 0.0 || own < 0.0 {
+                return None;
+            }
+            mu.push(h(y) - h(c));
+            c_sd.push(own.sqrt());
+            inv_sd_sum += 1.0 / var.sqrt();
+            min_var = min_var.min(var);
+        }
+        // |R - R~|_cc' <= 3 deviation / (sd_c sd_c'); rho_max from the structured correlation.
+        let pair_sum = 1.5 * self.deviation * inv_sd_sum * inv_sd_sum;
+        let rho_max = ((dy + 3.0 * self.deviation) / min_var).min(1.0);
+        let gap = 1.0 - rho_max * rho_max;
+        let bound = if pair_sum == 0.0 {
+            0.0
+        } else if gap <= 0.0 {
+            f64::INFINITY
+        } else {
+            pair_sum / (2.0 * std::f64::consts::PI * gap.sqrt())
+        };
+        if bound > abs_tol {
+            return None;
+        }
+        let b = vec![dy.sqrt(); k - 1];
+        let (p, q, err) = one_factor_orthant_with_error(&mu, &b, &c_sd, SHIFTED_QUAD_TOL);
+        Some(estimate(
+            p,
+            q.clamp(0.0, 1.0),
+            OrthantMethod::OneFactor,
+            err + bound,
+        ))
+    }
+}
+
+mod signed;
 
 #[cfg(test)]
 mod tests;

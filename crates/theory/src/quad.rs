@@ -1,5 +1,8 @@
 //! One-dimensional adaptive Gauss-Kronrod quadrature and the one-factor orthant integral.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use crate::special::{normal_cdf, normal_pdf, normal_sf};
 
 // Gauss-Kronrod 7-15 (QUADPACK qk15): Kronrod nodes (x >= 0, the last is 0) and weights,
@@ -133,15 +136,20 @@ pub(crate) fn one_factor_orthant_with_error(
     const RANGE: f64 = 9.0;
     let (mut lo, mut hi) = (-RANGE, RANGE);
     // Smooth terms as (mu, b, c, multiplicity): identical terms are evaluated once.
+    // (in order of first appearance; a hash map finds the earlier copy in O(1), so that
+    // K = 1000 distinct terms cost K, not K^2, comparisons).
     let mut smooth: Vec<(f64, f64, f64, f64)> = Vec::with_capacity(mu.len());
+    let mut seen: HashMap<[u64; 3], usize> = HashMap::with_capacity(mu.len());
     for i in 0..mu.len() {
         if c[i] > 0.0 {
-            match smooth
-                .iter_mut()
-                .find(|t| t.0 == mu[i] && t.1 == b[i] && t.2 == c[i])
-            {
-                Some(t) => t.3 += 1.0,
-                None => smooth.push((mu[i], b[i], c[i], 1.0)),
+            // + 0.0 maps -0.0 to 0.0, which compare equal.
+            let key = [mu[i], b[i], c[i]].map(|x| (x + 0.0).to_bits());
+            match seen.entry(key) {
+                Entry::Occupied(e) => smooth[*e.get()].3 += 1.0,
+                Entry::Vacant(e) => {
+                    e.insert(smooth.len());
+                    smooth.push((mu[i], b[i], c[i], 1.0));
+                }
             }
         } else if b[i] > 0.0 {
             lo = lo.max(-mu[i] / b[i]);

@@ -866,3 +866,63 @@ fn grouped_logit_covariance_matches_the_full_sum_at_large_k() {
         }
     }
 }
+
+#[test]
+fn diagonal_max_margin_closed_form_matches_the_dense_qp() {
+    // Unequal norms and factors (CDT-like): the dense active-set solution at K = 10 against
+    // the closed form used from K = 64 on; every margin of the closed form is exactly 1.
+    let k = 10;
+    let counts: Vec<usize> = (0..k).map(|c| 200 / (c + 1)).collect();
+    let gram: Vec<f64> = (0..k * k)
+        .map(|ij| {
+            if ij / k == ij % k {
+                2.0 + (ij / k) as f64
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let stats = MixtureStats::isotropic(counts, 900, gram, 1.2).unwrap();
+    let delta: Vec<f64> = (0..k).map(|c| 1.0 / (1.0 + 0.3 * c as f64)).collect();
+    let dense = max_margin_dual(&stats, &delta).unwrap();
+    let closed = crate::meanfield::diagonal_max_margin_dual(&stats, &delta);
+    let scale = dense.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    for (i, (a, b)) in dense.iter().zip(&closed).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-10 * scale,
+            "a[{i}]: dense {a} vs closed {b}"
+        );
+    }
+    let z = training_logits(&stats, &closed);
+    for c in 0..k {
+        for j in (0..k).filter(|&j| j != c) {
+            let margin = delta[c] * z[c * k + c] - delta[j] * z[c * k + j];
+            assert!((margin - 1.0).abs() < 1e-12, "margin ({c},{j}) = {margin}");
+        }
+    }
+}
+
+#[test]
+fn a_dense_max_margin_qp_beyond_its_size_is_a_clear_error() {
+    // K = 65 with one off-diagonal mean inner product: no closed form, (K(K-1))^2 too large.
+    let k = 65;
+    let mut gram: Vec<f64> = (0..k * k)
+        .map(|ij| if ij / k == ij % k { 4.0 } else { 0.0 })
+        .collect();
+    gram[1] = 0.5;
+    gram[k] = 0.5;
+    let stats = MixtureStats::isotropic(vec![10; k], 2000, gram, 1.0).unwrap();
+    let err = max_margin_dual(&stats, &[1.0; 65]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::QpTooLarge {
+                k: 65,
+                vars: 4160,
+                max_k: 64
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("K <= 64"), "{err}");
+}

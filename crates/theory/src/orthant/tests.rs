@@ -119,6 +119,105 @@ fn grouped_factor_matches_genz_at_k30() {
     check_against_genz(&[9, 10, 10], 2, 3, 32);
 }
 
+/// A random instance of exchangeable groups with negative within-group correlation:
+/// `X_i = l_g eta + sqrt(d_g) (eps_i - nu_g mean_{j in g} eps_j)`, so the group block gets
+/// `-d_g nu_g (2 - nu_g) / n_g` off the diagonal and the group matrix is indefinite when the
+/// loadings `l_g` (N(0, 0.3^2)) are small. Residuals uniform in [0.2, 1], `nu_g` uniform in
+/// `nu` (small groups need small `nu` to keep the imaginary parts within the path's range),
+/// per-component scales in [0.5, 2], group means in `means`.
+fn signed_instance(
+    rng: &mut rand_pcg::Pcg64,
+    sizes: &[usize],
+    nu: (f64, f64),
+    means: (f64, f64),
+) -> (Vec<f64>, Vec<f64>) {
+    let load: Vec<f64> = sizes
+        .iter()
+        .map(|_| 0.3 * rng.sample::<f64, _>(StandardNormal))
+        .collect();
+    let resid: Vec<f64> = sizes.iter().map(|_| rng.random_range(0.2..1.0)).collect();
+    let nu: Vec<f64> = sizes.iter().map(|_| rng.random_range(nu.0..nu.1)).collect();
+    let group: Vec<usize> = sizes
+        .iter()
+        .enumerate()
+        .flat_map(|(g, &s)| std::iter::repeat_n(g, s))
+        .collect();
+    let d = group.len();
+    let scale: Vec<f64> = (0..d)
+        .map(|_| rng.random_range(0.5..2.0f64).sqrt())
+        .collect();
+    let gmean: Vec<f64> = sizes
+        .iter()
+        .map(|_| rng.random_range(means.0..means.1))
+        .collect();
+    let mean: Vec<f64> = (0..d).map(|i| gmean[group[i]] * scale[i]).collect();
+    let cov = (0..d * d)
+        .map(|ij| {
+            let (i, j) = (ij / d, ij % d);
+            let (g, h) = (group[i], group[j]);
+            let mut v = load[g] * load[h];
+            if g == h {
+                let n = sizes[g] as f64;
+                v += resid[g] * (nu[g] * nu[g] - 2.0 * nu[g]) / n;
+                if i == j {
+                    v += resid[g];
+                }
+            }
+            v * scale[i] * scale[j]
+        })
+        .collect();
+    (mean, cov)
+}
+
+/// The signed-group path against Genz on random instances (tolerance as in
+/// [`check_against_genz`]); returns how many cases took the signed path.
+fn check_signed_against_genz(sizes: &[usize], nu: (f64, f64), cases: usize, seed: u64) -> usize {
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
+    let mut signed = 0;
+    for case in 0..cases {
+        let (mean, cov) = signed_instance(&mut rng, sizes, nu, (0.3, 2.5));
+        let d = mean.len();
+        let est = orthant_dispatch(&mean, &cov, &GenzOptions::default(), 0).unwrap();
+        match est.method {
+            OrthantMethod::SignedGroups { groups, .. } if groups == sizes.len() => signed += 1,
+            OrthantMethod::GroupedFactor { .. } | OrthantMethod::OneFactor => {}
+            other => panic!("case {case}: method {other:?}"),
+        }
+        // Far below the 1e-4 target: dominated by the series' round-off estimate for the
+        // small groups (imaginary parts up to 6), 1e-14 e^18 at worst.
+        assert!(
+            est.error_bound <= 1e-6,
+            "case {case}: bound {:e}",
+            est.error_bound
+        );
+        let (lower, corr) = standardise(&mean, &cov);
+        let (p, err) = genz(&lower, &corr, d, &tight_genz()).unwrap();
+        assert!(
+            (est.probability - p).abs() <= est.error_bound + 4.0 / 3.0 * err,
+            "case {case} sizes {sizes:?}: {:?} {} (bound {:e}) vs Genz {p} (err {err:e})",
+            est.method,
+            est.probability,
+            est.error_bound
+        );
+        assert!((est.probability + est.complement - 1.0).abs() < 1e-12);
+    }
+    signed
+}
+
+#[test]
+fn signed_groups_match_genz_at_k10_and_k30() {
+    // K = 10 and 30: the K - 1 comparisons of a class split into two or three groups.
+    let mut signed = check_signed_against_genz(&[4, 5], (0.15, 0.45), 6, 41);
+    signed += check_signed_against_genz(&[3, 3, 3], (0.1, 0.25), 4, 42);
+    signed += check_signed_against_genz(&[14, 15], (0.15, 0.6), 4, 43);
+    signed += check_signed_against_genz(&[9, 10, 10], (0.15, 0.45), 3, 44);
+    // Most draws are indefinite (small loadings, nu >= 0.1): the path must be exercised.
+    assert!(
+        signed >= 12,
+        "only {signed} of 17 cases took the signed path"
+    );
+}
+
 /// The comparisons of class `y` under a prediction: (mean, covariance).
 fn comparisons(pred: &crate::Prediction, y: usize) -> (Vec<f64>, Vec<f64>) {
     let k = pred.offsets.len();
@@ -157,9 +256,10 @@ fn standardise(mean: &[f64], cov: &[f64]) -> (Vec<f64>, Vec<f64>) {
 }
 
 #[test]
-fn grouped_lattice_matches_genz_on_step_profile_predictions() {
+fn structured_paths_match_genz_on_step_profile_predictions() {
     // Step profiles under LA and CDT: two groups of comparisons whose group matrix is
-    // slightly indefinite (the logits sum to a constant), so no factor model exists.
+    // indefinite for LA (no real factor model: the signed-group path) and PSD of rank 2 for
+    // CDT here (the grouped-factor quadrature).
     for k in [10usize, 30] {
         let counts: Vec<usize> = (0..k).map(|c| if c < k / 2 { 100 } else { 10 }).collect();
         let stats = MixtureStats::orthogonal(counts, 5_000, 8.0, 1.0).unwrap();
@@ -172,10 +272,11 @@ fn grouped_lattice_matches_genz_on_step_profile_predictions() {
             )
             .unwrap();
             for y in [0, k - 1] {
-                // K = 10 is below the structured rule's smallest dimension: plain Genz.
+                // K = 10 is below the structured rules' smallest dimension: plain Genz.
                 let structured = matches!(
                     pred.orthant[y].method,
-                    OrthantMethod::GroupedLattice { groups: 2, .. }
+                    OrthantMethod::SignedGroups { groups: 2, .. }
+                        | OrthantMethod::GroupedFactor { groups: 2, .. }
                 );
                 let plain = pred.orthant[y].method == OrthantMethod::Genz { dim: k - 1 };
                 assert!(
@@ -186,9 +287,8 @@ fn grouped_lattice_matches_genz_on_step_profile_predictions() {
                 if plain {
                     continue;
                 }
-                // At the default 1e-4 target both lattice rules stop after a few hundred
-                // points, where the shift-based error estimate is unreliable for p near 1;
-                // compare at 2e-5 with different seeds.
+                // Genz at 2e-5 (at the default 1e-4 it stops after a few hundred points,
+                // where the shift-based error estimate is unreliable for p near 1).
                 let (mean, cov) = comparisons(&pred, y);
                 let est = orthant_estimate(&mean, &cov, &tight_genz()).unwrap();
                 let (lower, corr) = standardise(&mean, &cov);
@@ -197,8 +297,8 @@ fn grouped_lattice_matches_genz_on_step_profile_predictions() {
                     ..tight_genz()
                 };
                 let (p, err) = genz(&lower, &corr, k - 1, &opts).unwrap();
-                // Both are lattice estimates: 4 standard errors of each (see check_against_genz).
-                let tol = 4.0 / 3.0 * (est.error_bound + err);
+                // The structured bound plus 4 standard errors of Genz (see check_against_genz).
+                let tol = est.error_bound + 4.0 / 3.0 * err;
                 assert!(
                     (est.probability - p).abs() <= tol,
                     "K {k} {method:?} class {y}: structured {} (bound {:e}) vs Genz {p} (err {err:e})",
