@@ -594,7 +594,12 @@ impl PreparedGram {
     /// [`imbalance_theory::tune`]): from the moment sample of the training pool alone, no test
     /// data. Errors when no theory was fitted (`moment_samples` was `None`), for CE (nothing to
     /// tune) and where the theory's tuning fails.
-    pub fn tune(&self, method: MethodName, objective: Objective, horizon: Horizon) -> Result<Tuned> {
+    pub fn tune(
+        &self,
+        method: MethodName,
+        objective: Objective,
+        horizon: Horizon,
+    ) -> Result<Tuned> {
         let fit = self.theory.as_ref().ok_or_else(|| Error::Invalid {
             parameter: "tune",
             problem: "needs the theory: give moment samples to fit it".into(),
@@ -952,10 +957,14 @@ fn finish_run(
     let t = Instant::now();
     let tuned = match spec.tune {
         None => None,
-        Some(objective) => Some(prepared.run.tune(spec.method.name(), objective, spec.horizon)?),
+        Some(objective) => Some(
+            prepared
+                .run
+                .tune(spec.method.name(), objective, spec.horizon)?,
+        ),
     };
     let method = match &tuned {
-        None => spec.method.clone(),
+        None => spec.method,
         Some(t) => spec.method.name().with_params(&[(t.param, t.value)])?,
     };
     let tune_seconds = t.elapsed().as_secs_f64();
