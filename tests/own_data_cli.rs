@@ -823,3 +823,67 @@ fn preview_draws_a_folder_and_a_dataset() {
     // Colour images: some pixel has unequal channels.
     assert!(img.pixels().any(|p| p[0] != p[1] || p[1] != p[2]));
 }
+
+#[test]
+fn tune_chooses_from_the_pool_and_trains_at_its_choice() {
+    let t = Tmp::new("tune");
+    let f = good_files(&t, "f64", true);
+    let run = [
+        "--counts",
+        "40,20,5",
+        "--features",
+        "identity",
+        "--time",
+        "1e4",
+        "--moment-samples",
+        "10",
+        "--json",
+    ];
+    let mut tuned_args = run.to_vec();
+    tuned_args.extend_from_slice(&["--method", "la", "--tune"]);
+    let a = json(&file_args(&f, &tuned_args));
+    let tuned = &a["tuned"];
+    assert_eq!(tuned["param"], "tau");
+    assert_eq!(tuned["objective"], "balanced");
+    let tau = tuned["value"].as_f64().unwrap();
+    assert!((0.0..=32.0).contains(&tau), "{tau}");
+    assert_eq!(a["config"]["method"]["params"]["tau"].as_f64(), Some(tau));
+    // The curve's minimum is at least the refined optimum's value (Brent refines the scan).
+    let best = tuned["objective_value"].as_f64().unwrap();
+    let curve_min = tuned["curve"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p[1].as_f64().unwrap())
+        .fold(f64::INFINITY, f64::min);
+    assert!(best <= curve_min + 1e-12, "{best} vs scan {curve_min}");
+    assert_eq!(a["predicted_balanced_error"].as_f64(), Some(best));
+    // Training at that tau by hand gives the same run (the f64 prints round-trip exactly).
+    let tau_s = format!("{tau:?}");
+    let mut by_hand = run.to_vec();
+    by_hand.extend_from_slice(&["--method", "la", "--tau", &tau_s, "--predict"]);
+    let b = json(&file_args(&f, &by_hand));
+    for key in [
+        "per_class_error",
+        "predicted_per_class_error",
+        "balanced_error",
+    ] {
+        assert_eq!(a[key], b[key], "{key}");
+    }
+    // Worst-class objective, LDAM's margin.
+    let mut w = run.to_vec();
+    w.extend_from_slice(&["--method", "ldam", "--tune", "worst"]);
+    let c = json(&file_args(&f, &w));
+    assert_eq!(c["tuned"]["param"], "margin");
+    assert_eq!(c["tuned"]["objective"], "worst");
+
+    let mut bad = run.to_vec();
+    bad.extend_from_slice(&["--method", "ce", "--tune"]);
+    fails(&file_args(&f, &bad), "--tune: ce has nothing to tune");
+    let mut bad = run.to_vec();
+    bad.extend_from_slice(&["--method", "la", "--tau", "2", "--tune"]);
+    fails(&file_args(&f, &bad), "--tau: not with --tune");
+    let mut bad = run.to_vec();
+    bad.extend_from_slice(&["--method", "la", "--tune", "best"]);
+    fails(&file_args(&f, &bad), "allowed: balanced, worst");
+}

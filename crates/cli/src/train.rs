@@ -15,6 +15,7 @@ use imbalance_pipeline::{
     ClassCounts, DEFAULT_MOMENT_SAMPLES, FeatureSpec, ImageRunSpec, Stage, train_cost,
     train_features, train_images,
 };
+use imbalance_theory::Objective;
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 use serde_json::json;
@@ -95,6 +96,12 @@ pub struct TrainArgs {
     /// estimated on a class-balanced sample of the training pool.
     #[arg(long)]
     predict: bool,
+    /// Let the theory choose the method's hyperparameter (tau of la/posthoc, margin C of ldam,
+    /// gamma of cdt/vs, beta of wce) by minimising its predicted balanced (default) or worst
+    /// error, from feature moments of the training pool alone (as --predict), then train at
+    /// that value. The tuned flag (--tau, ...) is not given: the theory sets it.
+    #[arg(long, value_name = "balanced|worst", num_args = 0..=1, default_missing_value = "balanced")]
+    tune: Option<String>,
     /// Pool images per class for the moment estimates (with --predict; default 500).
     #[arg(long, value_name = "M")]
     moment_samples: Option<usize>,
@@ -102,6 +109,46 @@ pub struct TrainArgs {
     memory: MemoryArgs,
     #[command(flatten)]
     output: JsonArgs,
+}
+
+impl TrainArgs {
+    /// `--tune`'s objective, after checking it goes with the method: a method with a
+    /// hyperparameter, none of whose flags is given.
+    fn tune_objective(&self, method: &imbalance_losses::Method) -> Result<Option<Objective>> {
+        let Some(objective) = &self.tune else {
+            return Ok(None);
+        };
+        let objective: Objective = objective.parse().map_err(|_| {
+            usage(
+                "--tune",
+                format!("'{objective}' is not an objective; allowed: balanced, worst"),
+            )
+        })?;
+        let name = method.name();
+        let Some(param) = name.tuned_param() else {
+            return Err(usage(
+                "--tune",
+                format!("{name} has nothing to tune; allowed: la, posthoc, cdt, ldam, wce, vs"),
+            ));
+        };
+        let m = &self.method;
+        for (flag, given) in [
+            ("--tau", m.tau.is_some()),
+            ("--gamma", m.gamma.is_some()),
+            ("--margin", m.margin.is_some()),
+            ("--beta", m.beta.is_some()),
+        ] {
+            if given {
+                return Err(usage(
+                    flag,
+                    format!(
+                        "not with --tune: the theory chooses {param} and the other hyperparameters keep their defaults"
+                    ),
+                ));
+            }
+        }
+        Ok(Some(objective))
+    }
 }
 
 /// Where `imbalance train` takes its data from.
@@ -391,12 +438,15 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
     let method = args.method.method()?;
     let horizon = horizon(&args.time)?;
     check_method_horizon(&method, horizon)?;
-    if !args.predict && args.moment_samples.is_some() {
-        return Err(usage("--moment-samples", "only goes with --predict"));
+    let tune = args.tune_objective(&method)?;
+    let theory = args.predict || tune.is_some();
+    if !theory && args.moment_samples.is_some() {
+        return Err(usage(
+            "--moment-samples",
+            "only goes with --predict or --tune",
+        ));
     }
-    let moment_samples = args
-        .predict
-        .then(|| args.moment_samples.unwrap_or(DEFAULT_MOMENT_SAMPLES));
+    let moment_samples = theory.then(|| args.moment_samples.unwrap_or(DEFAULT_MOMENT_SAMPLES));
     let mut rng = Pcg64::seed_from_u64(args.seed);
     let (data, counts) = match &source {
         Source::Dataset(name) => {
@@ -455,6 +505,7 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
         horizon,
         moment_samples,
         flow: FlowOptions::default(),
+        tune,
     };
     // Loading is the first step shown, the pipeline's stages the others.
     let progress = Progress::new("train", 1 + Stage::COUNT);
@@ -465,6 +516,8 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
         Data::Features(fs) => train_features(fs, &spec, &stages, &mut rng)?,
     };
     let seconds = start.elapsed().as_secs_f64();
+    // The method trained: with --tune, the theory's choice.
+    let method = &run.method;
     let summary = ErrorSummary::new(run.measured.per_class_error.clone())?;
     if let Some(p) = &run.prediction {
         crate::output::check_finite("predicted per-class error", &p.per_class_error)?;
@@ -511,7 +564,7 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
             "features": features.to_string(),
             "feature_seed": prep.feature_seed,
             "counts": counts,
-            "method": method_config(&method),
+            "method": method_config(method),
             "time": horizon_config(horizon),
             "seed": args.seed,
             "predict": args.predict,
@@ -530,6 +583,12 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
                 config["dim"] = json!(fs.dim);
                 config["classes"] = json!(fs.num_classes);
             }
+        }
+        if let Some(t) = &run.tuned {
+            out["tuned"] = json!({
+                "param": t.param, "value": t.value, "objective": tune.map(|o| o.as_str()),
+                "objective_value": t.error, "curve": t.curve,
+            });
         }
         out["config"] = config;
         print_json(&out)
@@ -562,6 +621,15 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
         };
         for note in notes {
             println!("  data: {note}");
+        }
+        if let (Some(t), Some(o)) = (&run.tuned, tune) {
+            println!(
+                "tuned by the theory (pool moments only): {} = {:.4}, predicted {} error {:.4}",
+                t.param,
+                t.value,
+                o.as_str(),
+                t.error
+            );
         }
         let pred = run.prediction.as_ref().map(|p| &p.per_class_error);
         println!(

@@ -36,8 +36,8 @@ use imbalance_features::{
 };
 use imbalance_gmm::Profile;
 use imbalance_gradflow::{FlowOptions, Horizon, Trained, logits, train};
-use imbalance_losses::Method;
-use imbalance_theory::{MixtureStats, PredictOptions, Prediction, predict};
+use imbalance_losses::{Method, MethodName};
+use imbalance_theory::{MixtureStats, Objective, PredictOptions, Prediction, Tuned, predict, tune};
 use rand::{Rng, RngExt};
 
 use crate::bridge::anisotropic_stats;
@@ -279,6 +279,11 @@ pub struct ImageRunSpec {
     pub moment_samples: Option<usize>,
     /// Options of the gradient-flow solver.
     pub flow: FlowOptions,
+    /// Let the theory choose the method's hyperparameter (minimising this objective of its
+    /// prediction, from the training pool's moments alone) and train at that value; `method`
+    /// then only names the method (its value of the tuned parameter is replaced). Needs
+    /// `moment_samples`.
+    pub tune: Option<Objective>,
 }
 
 /// The theory fitted to the feature moments of a class-balanced sample.
@@ -585,6 +590,29 @@ impl PreparedGram {
         }
     }
 
+    /// The theory's choice of `method`'s hyperparameter on the fitted statistics (see
+    /// [`imbalance_theory::tune`]): from the moment sample of the training pool alone, no test
+    /// data. Errors when no theory was fitted (`moment_samples` was `None`), for CE (nothing to
+    /// tune) and where the theory's tuning fails.
+    pub fn tune(
+        &self,
+        method: MethodName,
+        objective: Objective,
+        horizon: Horizon,
+    ) -> Result<Tuned> {
+        let fit = self.theory.as_ref().ok_or_else(|| Error::Invalid {
+            parameter: "tune",
+            problem: "needs the theory: give moment samples to fit it".into(),
+        })?;
+        Ok(tune(
+            &fit.stats,
+            method,
+            objective,
+            horizon,
+            &PredictOptions::default(),
+        )?)
+    }
+
     /// The time scale of the early flow, n / (mean diagonal of the Gram matrix): gradient flow
     /// needs T well beyond it to fit the training set.
     pub fn time_scale(&self) -> f64 {
@@ -668,6 +696,10 @@ pub struct ImageRun {
     pub measured: Measured,
     /// The theory's prediction (when `moment_samples` was given).
     pub prediction: Option<Prediction>,
+    /// The method trained: `spec.method`, or with `spec.tune` the theory's choice.
+    pub method: Method,
+    /// With `spec.tune`: the theory's choice of the hyperparameter and its scan.
+    pub tuned: Option<Tuned>,
 }
 
 /// Rows of `x` (row-major `n x d`) as a faer matrix.
@@ -921,18 +953,36 @@ fn finish_run(
     spec: &ImageRunSpec,
     progress: &dyn Progress,
 ) -> Result<ImageRun> {
-    let measured = prepared
-        .run
-        .measure(&spec.method, spec.horizon, &spec.flow)?;
+    // Tuning needs only the pool's moments, so it comes first and training uses its choice.
+    let t = Instant::now();
+    let tuned = match spec.tune {
+        None => None,
+        Some(objective) => Some(
+            prepared
+                .run
+                .tune(spec.method.name(), objective, spec.horizon)?,
+        ),
+    };
+    let method = match &tuned {
+        None => spec.method,
+        Some(t) => spec.method.name().with_params(&[(t.param, t.value)])?,
+    };
+    let tune_seconds = t.elapsed().as_secs_f64();
+    let measured = prepared.run.measure(&method, spec.horizon, &spec.flow)?;
     prepared.timings.train = measured.seconds;
     progress.stage_done(Stage::Train);
     let t = Instant::now();
-    let prediction = prepared.run.predict(&spec.method, spec.horizon)?;
-    prepared.timings.theory = t.elapsed().as_secs_f64();
+    let prediction = match &tuned {
+        Some(t) => Some(t.prediction.clone()),
+        None => prepared.run.predict(&method, spec.horizon)?,
+    };
+    prepared.timings.theory = tune_seconds + t.elapsed().as_secs_f64();
     progress.stage_done(Stage::Theory);
     Ok(ImageRun {
         prepared,
         measured,
         prediction,
+        method,
+        tuned,
     })
 }
