@@ -20,7 +20,18 @@ enum Expect {
     Fail(String),
     /// Exit 0 with one JSON object on stdout holding no `null` among its results.
     Json,
+    /// Sent `signal` (INT or TERM) after `after`: exit 130 within [`SIGNAL_LIMIT`], nothing on
+    /// stdout, one stderr line starting "interrupted: " containing this text.
+    Interrupted {
+        signal: &'static str,
+        after: Duration,
+        needle: String,
+    },
 }
+
+/// A command sent SIGINT or SIGTERM must be gone within this time (a simulate seed of the
+/// cases below takes milliseconds; train stops at once).
+const SIGNAL_LIMIT: Duration = Duration::from_secs(2);
 
 struct Case {
     args: Vec<String>,
@@ -29,6 +40,15 @@ struct Case {
 
 /// Runs the binary with a time limit; (exit code, stdout, stderr).
 fn run(args: &[String]) -> (Option<i32>, String, String) {
+    run_signalled(args, None)
+}
+
+/// [`run`], sending `kill -SIGNAL` to the process after the given time; a process still running
+/// [`SIGNAL_LIMIT`] after the signal is a failure.
+fn run_signalled(
+    args: &[String],
+    signal: Option<(&str, Duration)>,
+) -> (Option<i32>, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_imbalance"))
         .args(args)
         .env_remove("IMBALANCE_DATA_DIR")
@@ -38,9 +58,29 @@ fn run(args: &[String]) -> (Option<i32>, String, String) {
         .spawn()
         .expect("the binary starts");
     let start = Instant::now();
+    let mut sent: Option<Instant> = None;
     loop {
         if child.try_wait().expect("wait").is_some() {
             break;
+        }
+        if let Some((sig, after)) = signal
+            && sent.is_none()
+            && start.elapsed() >= after
+        {
+            let status = Command::new("kill")
+                .arg(format!("-{sig}"))
+                .arg(child.id().to_string())
+                .status()
+                .expect("kill runs");
+            assert!(status.success(), "kill -{sig} failed");
+            sent = Some(Instant::now());
+        }
+        if let Some(t) = sent
+            && t.elapsed() > SIGNAL_LIMIT
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{args:?} still running {SIGNAL_LIMIT:?} after SIG{signal:?}");
         }
         if start.elapsed() > CASE_LIMIT {
             let _ = child.kill();
@@ -59,7 +99,11 @@ fn run(args: &[String]) -> (Option<i32>, String, String) {
 
 /// The problems with one case's outcome (empty: it passed).
 fn judge(case: &Case) -> Option<String> {
-    let (code, stdout, stderr) = run(&case.args);
+    let signal = match &case.expect {
+        Expect::Interrupted { signal, after, .. } => Some((*signal, *after)),
+        _ => None,
+    };
+    let (code, stdout, stderr) = run_signalled(&case.args, signal);
     let args = &case.args;
     if stderr.contains("panicked") || code.is_none() {
         return Some(format!(
@@ -79,6 +123,32 @@ fn judge(case: &Case) -> Option<String> {
                 Some(format!("{args:?}: message lacks '{needle}': {}", lines[0]))
             } else if lines[0].len() > 400 {
                 Some(format!("{args:?}: message too long: {}", lines[0]))
+            } else {
+                None
+            }
+        }
+        Expect::Interrupted { needle, .. } => {
+            let lines: Vec<&str> = stderr.trim_end().lines().collect();
+            let last = lines.last().copied().unwrap_or("");
+            // Progress lines may come before (simulate prints them on a terminal only).
+            if code != Some(130) {
+                Some(format!(
+                    "{args:?}: exit {code:?}, want 130; stderr {stderr}"
+                ))
+            } else if !stdout.is_empty() {
+                Some(format!(
+                    "{args:?}: wrote to stdout when interrupted: {stdout}"
+                ))
+            } else if lines
+                .iter()
+                .filter(|l| l.starts_with("interrupted"))
+                .count()
+                != 1
+                || !last.starts_with("interrupted: ")
+            {
+                Some(format!("{args:?}: not one 'interrupted:' line: {stderr}"))
+            } else if !last.contains(needle.as_str()) {
+                Some(format!("{args:?}: message lacks '{needle}': {last}"))
             } else {
                 None
             }
@@ -138,6 +208,17 @@ fn ok(args: Vec<String>) -> Case {
     Case {
         args,
         expect: Expect::Json,
+    }
+}
+
+fn interrupted(args: Vec<String>, signal: &'static str, after_ms: u64, needle: &str) -> Case {
+    Case {
+        args,
+        expect: Expect::Interrupted {
+            signal,
+            after: Duration::from_millis(after_ms),
+            needle: needle.to_string(),
+        },
     }
 }
 
@@ -415,6 +496,23 @@ fn simulate_cases(cases: &mut Vec<Case>) {
         "--json",
         Some(""),
     )));
+    // Ctrl-C / SIGTERM during a long run of seeds (each takes milliseconds): it stops between
+    // two seeds and says how many were done.
+    let long = with(&base, "--seeds", Some("1000000"));
+    for sig in ["INT", "TERM"] {
+        cases.push(interrupted(
+            long.clone(),
+            sig,
+            300,
+            "seeds done, nothing printed",
+        ));
+        cases.push(interrupted(
+            with(&long, "--json", Some("")),
+            sig,
+            300,
+            "rerun the same command",
+        ));
+    }
 }
 
 fn theory_cases(cases: &mut Vec<Case>) {
@@ -512,6 +610,11 @@ fn train_cases(dirs: &Dirs, cases: &mut Vec<Case>) {
             Some("relu:50"),
         );
         cases.push(ok(with(&small, "--json", Some(""))));
+        // Ctrl-C / SIGTERM while loading or training (the default run takes seconds): train
+        // has no safe point and writes nothing before it ends, so it stops at once.
+        for (sig, after) in [("INT", 200), ("TERM", 1500)] {
+            cases.push(interrupted(s(&base), sig, after, "nothing was kept"));
+        }
     }
     // Corrupt files in a temporary data directory.
     for (dir, needle) in [

@@ -35,6 +35,9 @@ pub enum Error {
     /// A result could not be computed (it came out NaN or infinite).
     #[error("{0}")]
     Uncomputable(String),
+    /// A signal stopped the command at a safe point; what was done and how to resume.
+    #[error("{0}")]
+    Interrupted(String),
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Io(#[from] std::io::Error),

@@ -5,6 +5,7 @@
 
 mod args;
 mod error;
+mod interrupt;
 mod limits;
 mod output;
 mod predict;
@@ -81,7 +82,8 @@ pub fn main() -> ExitCode {
 }
 
 /// Runs the command line on the given arguments (the first is the program name) and returns
-/// the exit code: 0 on success, 2 on bad input or failure (after one line on stderr).
+/// the exit code: 0 on success, 2 on bad input or failure (after one line on stderr), 130 when
+/// Ctrl-C or SIGTERM stopped `simulate` or `train` (after one line starting `interrupted:`).
 pub fn run_from<I, T>(args: I) -> u8
 where
     I: IntoIterator<Item = T>,
@@ -118,6 +120,10 @@ where
     };
     match result {
         Ok(()) => 0,
+        Err(Error::Interrupted(what)) => {
+            eprintln!("interrupted: {what}");
+            interrupt::EXIT_CODE
+        }
         Err(e) => {
             eprintln!("error: {e}");
             2

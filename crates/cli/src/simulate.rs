@@ -14,7 +14,7 @@ use crate::args::{
     GmmArgs, JsonArgs, MethodArgs, SamplerArg, TimeArgs, check_method_counts, check_method_horizon,
     horizon_config, method_config,
 };
-use crate::error::{Result, usage};
+use crate::error::{Error, Result, usage};
 use crate::limits::MemoryArgs;
 use crate::output::{ErrorSummary, Progress};
 
@@ -71,6 +71,7 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     )?;
     let opts = FlowOptions::default();
 
+    crate::interrupt::install(crate::interrupt::Mode::SafePoints);
     let progress = Progress::new("simulate", args.seeds);
     let (mut sampled, mut exact) = (Vec::new(), Vec::new());
     for i in 0..args.seeds {
@@ -88,6 +89,15 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
         sampled.push(run.sampled_error);
         exact.push(run.exact_error);
         progress.step(i + 1);
+        // The safe point: between two seeds.
+        if i + 1 < args.seeds && crate::interrupt::requested() {
+            return Err(Error::Interrupted(format!(
+                "{} of {} seeds done, nothing printed; rerun the same command, or with --seeds {} for the finished seeds alone (seed i uses --seed + i, so they give the same training sets)",
+                i + 1,
+                args.seeds,
+                i + 1
+            )));
+        }
     }
     let (mean, std) = per_class_mean_std(&sampled);
     let (exact_mean, exact_std) = per_class_mean_std(&exact);

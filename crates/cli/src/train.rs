@@ -299,6 +299,8 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
     let moment_samples = args
         .predict
         .then(|| args.moment_samples.unwrap_or(DEFAULT_MOMENT_SAMPLES));
+    // One run with no safe point: a signal ends it at once (nothing is written before the end).
+    crate::interrupt::install(crate::interrupt::Mode::Immediate);
     let mut rng = Pcg64::seed_from_u64(args.seed);
     let (data, counts) = match &source {
         Source::Dataset(name) => {
