@@ -38,17 +38,10 @@ struct Case {
     expect: Expect,
 }
 
-/// Runs the binary with a time limit; (exit code, stdout, stderr).
-fn run(args: &[String]) -> (Option<i32>, String, String) {
-    run_signalled(args, None)
-}
-
-/// [`run`], sending `kill -SIGNAL` to the process after the given time; a process still running
+/// Runs the binary with a time limit; (exit code, stdout, stderr). With `signal`, sends
+/// `kill -SIGNAL` to the process after the given time; a process still running
 /// [`SIGNAL_LIMIT`] after the signal is a failure.
-fn run_signalled(
-    args: &[String],
-    signal: Option<(&str, Duration)>,
-) -> (Option<i32>, String, String) {
+fn run(args: &[String], signal: Option<(&str, Duration)>) -> (Option<i32>, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_imbalance"))
         .args(args)
         .env_remove("IMBALANCE_DATA_DIR")
@@ -103,7 +96,7 @@ fn judge(case: &Case) -> Option<String> {
         Expect::Interrupted { signal, after, .. } => Some((*signal, *after)),
         _ => None,
     };
-    let (code, stdout, stderr) = run_signalled(&case.args, signal);
+    let (code, stdout, stderr) = run(&case.args, signal);
     let args = &case.args;
     if stderr.contains("panicked") || code.is_none() {
         return Some(format!(
@@ -625,6 +618,18 @@ fn train_cases(dirs: &Dirs, cases: &mut Vec<Case>) {
         (&dirs.missing_labels, "train-labels"),
         (&dirs.truncated_cifar, "data_batch_1"),
         (&dirs.no_cifar_batch, "data_batch"),
+        (
+            &dirs.gzip_bomb,
+            "train-labels-idx1-ubyte.gz: decompresses to more than the 18 bytes its header declares",
+        ),
+        (
+            &dirs.sparse_cifar,
+            "data_batch_1.bin: is 20000000000 bytes, more than the 30730000 bytes of a CIFAR-10 batch",
+        ),
+        (
+            &dirs.sparse_idx,
+            "train-images-idx3-ubyte: is 20000000000 bytes, more than the 2147483648 bytes",
+        ),
     ] {
         let name = if dir.join("cifar10").exists() {
             "cifar10"
@@ -675,6 +680,9 @@ struct Dirs {
     missing_labels: PathBuf,
     truncated_cifar: PathBuf,
     no_cifar_batch: PathBuf,
+    gzip_bomb: PathBuf,
+    sparse_cifar: PathBuf,
+    sparse_idx: PathBuf,
 }
 
 /// A valid IDX header for `count` images of 28 x 28 (or labels), then `body` bytes.
@@ -713,6 +721,9 @@ fn make_dirs() -> Dirs {
         missing_labels: sub("labels"),
         truncated_cifar: sub("cifar"),
         no_cifar_batch: sub("cifar-none"),
+        gzip_bomb: sub("bomb"),
+        sparse_cifar: sub("sparse-cifar"),
+        sparse_idx: sub("sparse-idx"),
         root: root.clone(),
     };
     let labels = |n: u32| idx(false, n, n as usize);
@@ -762,7 +773,43 @@ fn make_dirs() -> Dirs {
     let c = d.no_cifar_batch.join("cifar10/cifar-10-batches-bin");
     std::fs::create_dir_all(&c).unwrap();
     std::fs::write(c.join("test_batch.bin"), vec![3u8; 3073 * 2]).unwrap();
+    // A gzip bomb: the header declares 10 labels, the stream inflates to 10 MB.
+    let mut f = vec![
+        ("train-images-idx3-ubyte", idx(true, 10, 7840)),
+        (
+            "train-labels-idx1-ubyte.gz",
+            gzip(&idx(false, 10, 10_000_000)),
+        ),
+    ];
+    f.extend(good_test());
+    write_mnist(&d.gzip_bomb, &f);
+    // Sparse 20 GB files (no disk blocks): a CIFAR-10 batch, and a raw IDX file.
+    const SPARSE: u64 = 20_000_000_000;
+    let c = d.sparse_cifar.join("cifar10/cifar-10-batches-bin");
+    std::fs::create_dir_all(&c).unwrap();
+    let batch = std::fs::File::create(c.join("data_batch_1.bin")).unwrap();
+    batch.set_len(SPARSE).unwrap();
+    std::fs::write(c.join("test_batch.bin"), vec![3u8; 3073 * 2]).unwrap();
+    let mut f = vec![
+        ("train-images-idx3-ubyte", idx(true, 10, 0)),
+        ("train-labels-idx1-ubyte", labels(10)),
+    ];
+    f.extend(good_test());
+    write_mnist(&d.sparse_idx, &f);
+    let images = std::fs::OpenOptions::new()
+        .write(true)
+        .open(d.sparse_idx.join("mnist/train-images-idx3-ubyte"))
+        .unwrap();
+    images.set_len(SPARSE).unwrap();
     d
+}
+
+/// gzip of `bytes`.
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
 }
 
 #[test]
