@@ -76,6 +76,28 @@ fn clap_message(e: &clap::Error) -> String {
     format!("{msg} (see --help)")
 }
 
+/// Parses `args` (the first is the program name) and checks the request as the command does
+/// before it computes anything: the flags, their ranges and the cost estimate (`train`: as on
+/// MNIST's sizes, without reading data; `fetch` and `import`: the parse only). `Ok` when the
+/// command would start; otherwise the one line the command would print. Reads no file,
+/// allocates nothing that grows with the request, never panics: the entry point of the fuzz
+/// targets (fuzz/).
+pub fn check_request<I, T>(args: I) -> std::result::Result<(), String>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = Cli::try_parse_from(args).map_err(|e| clap_message(&e))?;
+    let checked = match &cli.command {
+        Command::Simulate(a) => simulate::plan(a).map(|_| ()),
+        Command::Predict(a) => predict::plan_predict(a).map(|_| ()),
+        Command::Tune(a) => predict::plan_tune(a).map(|_| ()),
+        Command::Train(a) => train::check_without_data(a),
+        Command::Fetch(_) | Command::Import(_) => Ok(()),
+    };
+    checked.map_err(|e| format!("error: {e}"))
+}
+
 /// Runs the command line on the process arguments; the exit code to return from `main`.
 pub fn main() -> ExitCode {
     ExitCode::from(run_from(std::env::args_os()))

@@ -3,7 +3,8 @@
 use std::time::Instant;
 
 use clap::Args;
-use imbalance_losses::MethodName;
+use imbalance_gradflow::Horizon;
+use imbalance_losses::{Method, MethodName};
 use imbalance_pipeline::{mixture_stats, predict_cost, predict_gmm};
 use imbalance_theory::{Objective, PredictOptions, tune};
 use rand::SeedableRng;
@@ -35,9 +36,8 @@ pub struct PredictArgs {
     output: JsonArgs,
 }
 
-/// Runs `imbalance predict`.
-pub fn run_predict(args: &PredictArgs) -> Result<()> {
-    let start = Instant::now();
+/// Checks a `predict` request before anything is computed (flags, ranges, cost estimate).
+pub fn plan_predict(args: &PredictArgs) -> Result<(Method, Horizon)> {
     let method = args.method.method()?;
     let horizon = args.time.horizon()?;
     check_method_horizon(&method, horizon)?;
@@ -45,6 +45,13 @@ pub fn run_predict(args: &PredictArgs) -> Result<()> {
     check_method_counts(&method, &counts)?;
     args.memory
         .check(&predict_cost(&counts, horizon), args.gmm.counts_flag())?;
+    Ok((method, horizon))
+}
+
+/// Runs `imbalance predict`.
+pub fn run_predict(args: &PredictArgs) -> Result<()> {
+    let start = Instant::now();
+    let (method, horizon) = plan_predict(args)?;
     let mixture = args
         .gmm
         .mixture(&mut Pcg64::seed_from_u64(args.seed.seed))?;
@@ -111,9 +118,8 @@ pub struct TuneArgs {
     output: JsonArgs,
 }
 
-/// Runs `imbalance tune`.
-pub fn run_tune(args: &TuneArgs) -> Result<()> {
-    let start = Instant::now();
+/// Checks a `tune` request before anything is computed (flags, ranges, cost estimate).
+pub fn plan_tune(args: &TuneArgs) -> Result<(MethodName, Objective, Horizon)> {
     let name: MethodName = args.method.parse()?;
     if name == MethodName::Ce {
         return Err(usage(
@@ -127,6 +133,13 @@ pub fn run_tune(args: &TuneArgs) -> Result<()> {
     let counts = args.gmm.counts()?;
     args.memory
         .check(&predict_cost(&counts, horizon), args.gmm.counts_flag())?;
+    Ok((name, objective, horizon))
+}
+
+/// Runs `imbalance tune`.
+pub fn run_tune(args: &TuneArgs) -> Result<()> {
+    let start = Instant::now();
+    let (name, objective, horizon) = plan_tune(args)?;
     let mixture = args
         .gmm
         .mixture(&mut Pcg64::seed_from_u64(args.seed.seed))?;

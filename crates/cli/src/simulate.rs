@@ -4,7 +4,8 @@
 use std::time::Instant;
 
 use clap::Args;
-use imbalance_gradflow::FlowOptions;
+use imbalance_gradflow::{FlowOptions, Horizon};
+use imbalance_losses::Method;
 use imbalance_pipeline::{per_class_mean_std, simulate_cost, simulate_gmm};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
@@ -45,9 +46,9 @@ pub struct SimulateArgs {
     output: JsonArgs,
 }
 
-/// Runs `imbalance simulate`.
-pub fn run(args: &SimulateArgs) -> Result<()> {
-    let start = Instant::now();
+/// Checks the request before anything is computed: the flags, their ranges and the cost
+/// estimate; the class counts, the method and the horizon.
+pub fn plan(args: &SimulateArgs) -> Result<(Vec<usize>, Method, Horizon)> {
     let counts = args.gmm.counts()?;
     let method = args.method.method()?;
     let horizon = args.time.horizon()?;
@@ -69,6 +70,13 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
         ),
         args.gmm.counts_flag(),
     )?;
+    Ok((counts, method, horizon))
+}
+
+/// Runs `imbalance simulate`.
+pub fn run(args: &SimulateArgs) -> Result<()> {
+    let start = Instant::now();
+    let (counts, method, horizon) = plan(args)?;
     let opts = FlowOptions::default();
 
     crate::interrupt::install(crate::interrupt::Mode::SafePoints);
