@@ -448,6 +448,8 @@ fn simulate_cases(cases: &mut Vec<Case>) {
         ("--seed", "-1", "--seed"),
         ("--seed", "18446744073709551616", "--seed"),
         ("--sampler", "foo", "direct, explicit"),
+        ("--sampler", "di\nrect", "direct, explicit"),
+        ("--method", "c\re", "unknown method 'c\\re'"),
         ("--counts", "100000,100000", "--counts"),
         ("--counts", "1000000000000,20", "--counts"),
         ("--counts", "4294967296,4294967296", "--counts"),
@@ -548,6 +550,9 @@ fn train_cases(dirs: &Dirs, cases: &mut Vec<Case>) {
         ("--features", "tanh:inf", "--features"),
         ("--features", "sigmoid:10", "--features"),
         ("--features", "relu", "--features"),
+        // Control characters in a value are echoed escaped: the message stays one line.
+        ("--features", "relu:1\n2", "relu:1\\n2"),
+        ("--dataset", "mn\u{3}ist", "mn\\u{3}ist"),
         ("--features", "relu:18446744073709551616", "--features"),
         ("--counts", "-5,20", "--counts"),
         ("--counts", "5,a", "--counts"),

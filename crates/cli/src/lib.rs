@@ -87,7 +87,13 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let cli = Cli::try_parse_from(args).map_err(|e| clap_message(&e))?;
+    let cli = Cli::try_parse_from(args).map_err(|e| match e.kind() {
+        // Help and version texts are what the user asked for, many lines by design.
+        clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+            e.render().to_string()
+        }
+        _ => one_line(&clap_message(&e)),
+    })?;
     let checked = match &cli.command {
         Command::Simulate(a) => simulate::plan(a).map(|_| ()),
         Command::Predict(a) => predict::plan_predict(a).map(|_| ()),
@@ -95,7 +101,21 @@ where
         Command::Train(a) => train::check_without_data(a),
         Command::Fetch(_) | Command::Import(_) => Ok(()),
     };
-    checked.map_err(|e| format!("error: {e}"))
+    checked.map_err(|e| format!("error: {}", one_line(&e.to_string())))
+}
+
+/// `msg` with every control character (a newline in a flag's value, say) escaped as in Rust
+/// source (`\n`, `\u{3}`): a message stays one line whatever the user typed.
+fn one_line(msg: &str) -> String {
+    msg.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Runs the command line on the process arguments; the exit code to return from `main`.
@@ -128,7 +148,7 @@ where
                     0
                 };
             }
-            eprintln!("{}", clap_message(&e));
+            eprintln!("{}", one_line(&clap_message(&e)));
             return 2;
         }
     };
@@ -147,7 +167,7 @@ where
             interrupt::EXIT_CODE
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", one_line(&e.to_string()));
             2
         }
     }
