@@ -113,6 +113,10 @@ impl From<imbalance_theory::Error> for Error {
             imbalance_theory::Error::Ode(o) => {
                 ode_message(o, "the mean-field ODE").unwrap_or(Error::Theory(e))
             }
+            imbalance_theory::Error::QpNotConverged { .. } => usage(
+                "--time",
+                format!("at T = inf {e}; give a finite --time such as 1e7"),
+            ),
             _ => Error::Theory(e),
         }
     }
