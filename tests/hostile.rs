@@ -20,15 +20,28 @@ enum Expect {
     Fail(String),
     /// Exit 0 with one JSON object on stdout holding no `null` among its results.
     Json,
+    /// Sent `signal` (INT or TERM) after `after`: exit 130 within [`SIGNAL_LIMIT`], nothing on
+    /// stdout, one stderr line starting "interrupted: " containing this text.
+    Interrupted {
+        signal: &'static str,
+        after: Duration,
+        needle: String,
+    },
 }
+
+/// A command sent SIGINT or SIGTERM must be gone within this time (a simulate seed of the
+/// cases below takes milliseconds; train stops at once).
+const SIGNAL_LIMIT: Duration = Duration::from_secs(2);
 
 struct Case {
     args: Vec<String>,
     expect: Expect,
 }
 
-/// Runs the binary with a time limit; (exit code, stdout, stderr).
-fn run(args: &[String]) -> (Option<i32>, String, String) {
+/// Runs the binary with a time limit; (exit code, stdout, stderr). With `signal`, sends
+/// `kill -SIGNAL` to the process after the given time; a process still running
+/// [`SIGNAL_LIMIT`] after the signal is a failure.
+fn run(args: &[String], signal: Option<(&str, Duration)>) -> (Option<i32>, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_imbalance"))
         .args(args)
         .env_remove("IMBALANCE_DATA_DIR")
@@ -38,9 +51,29 @@ fn run(args: &[String]) -> (Option<i32>, String, String) {
         .spawn()
         .expect("the binary starts");
     let start = Instant::now();
+    let mut sent: Option<Instant> = None;
     loop {
         if child.try_wait().expect("wait").is_some() {
             break;
+        }
+        if let Some((sig, after)) = signal
+            && sent.is_none()
+            && start.elapsed() >= after
+        {
+            let status = Command::new("kill")
+                .arg(format!("-{sig}"))
+                .arg(child.id().to_string())
+                .status()
+                .expect("kill runs");
+            assert!(status.success(), "kill -{sig} failed");
+            sent = Some(Instant::now());
+        }
+        if let Some(t) = sent
+            && t.elapsed() > SIGNAL_LIMIT
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{args:?} still running {SIGNAL_LIMIT:?} after SIG{signal:?}");
         }
         if start.elapsed() > CASE_LIMIT {
             let _ = child.kill();
@@ -59,7 +92,11 @@ fn run(args: &[String]) -> (Option<i32>, String, String) {
 
 /// The problems with one case's outcome (empty: it passed).
 fn judge(case: &Case) -> Option<String> {
-    let (code, stdout, stderr) = run(&case.args);
+    let signal = match &case.expect {
+        Expect::Interrupted { signal, after, .. } => Some((*signal, *after)),
+        _ => None,
+    };
+    let (code, stdout, stderr) = run(&case.args, signal);
     let args = &case.args;
     if stderr.contains("panicked") || code.is_none() {
         return Some(format!(
@@ -79,6 +116,32 @@ fn judge(case: &Case) -> Option<String> {
                 Some(format!("{args:?}: message lacks '{needle}': {}", lines[0]))
             } else if lines[0].len() > 400 {
                 Some(format!("{args:?}: message too long: {}", lines[0]))
+            } else {
+                None
+            }
+        }
+        Expect::Interrupted { needle, .. } => {
+            let lines: Vec<&str> = stderr.trim_end().lines().collect();
+            let last = lines.last().copied().unwrap_or("");
+            // Progress lines may come before (simulate prints them on a terminal only).
+            if code != Some(130) {
+                Some(format!(
+                    "{args:?}: exit {code:?}, want 130; stderr {stderr}"
+                ))
+            } else if !stdout.is_empty() {
+                Some(format!(
+                    "{args:?}: wrote to stdout when interrupted: {stdout}"
+                ))
+            } else if lines
+                .iter()
+                .filter(|l| l.starts_with("interrupted"))
+                .count()
+                != 1
+                || !last.starts_with("interrupted: ")
+            {
+                Some(format!("{args:?}: not one 'interrupted:' line: {stderr}"))
+            } else if !last.contains(needle.as_str()) {
+                Some(format!("{args:?}: message lacks '{needle}': {last}"))
             } else {
                 None
             }
@@ -138,6 +201,17 @@ fn ok(args: Vec<String>) -> Case {
     Case {
         args,
         expect: Expect::Json,
+    }
+}
+
+fn interrupted(args: Vec<String>, signal: &'static str, after_ms: u64, needle: &str) -> Case {
+    Case {
+        args,
+        expect: Expect::Interrupted {
+            signal,
+            after: Duration::from_millis(after_ms),
+            needle: needle.to_string(),
+        },
     }
 }
 
@@ -374,6 +448,8 @@ fn simulate_cases(cases: &mut Vec<Case>) {
         ("--seed", "-1", "--seed"),
         ("--seed", "18446744073709551616", "--seed"),
         ("--sampler", "foo", "direct, explicit"),
+        ("--sampler", "di\nrect", "direct, explicit"),
+        ("--method", "c\re", "unknown method 'c\\re'"),
         ("--counts", "100000,100000", "--counts"),
         ("--counts", "1000000000000,20", "--counts"),
         ("--counts", "4294967296,4294967296", "--counts"),
@@ -415,6 +491,23 @@ fn simulate_cases(cases: &mut Vec<Case>) {
         "--json",
         Some(""),
     )));
+    // Ctrl-C / SIGTERM during a long run of seeds (each takes milliseconds): it stops between
+    // two seeds and says how many were done.
+    let long = with(&base, "--seeds", Some("1000000"));
+    for sig in ["INT", "TERM"] {
+        cases.push(interrupted(
+            long.clone(),
+            sig,
+            300,
+            "seeds done, nothing printed",
+        ));
+        cases.push(interrupted(
+            with(&long, "--json", Some("")),
+            sig,
+            300,
+            "rerun the same command",
+        ));
+    }
 }
 
 fn theory_cases(cases: &mut Vec<Case>) {
@@ -457,6 +550,9 @@ fn train_cases(dirs: &Dirs, cases: &mut Vec<Case>) {
         ("--features", "tanh:inf", "--features"),
         ("--features", "sigmoid:10", "--features"),
         ("--features", "relu", "--features"),
+        // Control characters in a value are echoed escaped: the message stays one line.
+        ("--features", "relu:1\n2", "relu:1\\n2"),
+        ("--dataset", "mn\u{3}ist", "mn\\u{3}ist"),
         ("--features", "relu:18446744073709551616", "--features"),
         ("--counts", "-5,20", "--counts"),
         ("--counts", "5,a", "--counts"),
@@ -512,6 +608,11 @@ fn train_cases(dirs: &Dirs, cases: &mut Vec<Case>) {
             Some("relu:50"),
         );
         cases.push(ok(with(&small, "--json", Some(""))));
+        // Ctrl-C / SIGTERM while loading or training (the default run takes seconds): train
+        // has no safe point and writes nothing before it ends, so it stops at once.
+        for (sig, after) in [("INT", 200), ("TERM", 1500)] {
+            cases.push(interrupted(s(&base), sig, after, "nothing was kept"));
+        }
     }
     // Corrupt files in a temporary data directory.
     for (dir, needle) in [
@@ -522,6 +623,18 @@ fn train_cases(dirs: &Dirs, cases: &mut Vec<Case>) {
         (&dirs.missing_labels, "train-labels"),
         (&dirs.truncated_cifar, "data_batch_1"),
         (&dirs.no_cifar_batch, "data_batch"),
+        (
+            &dirs.gzip_bomb,
+            "train-labels-idx1-ubyte.gz: decompresses to more than the 18 bytes its header declares",
+        ),
+        (
+            &dirs.sparse_cifar,
+            "data_batch_1.bin: is 20000000000 bytes, more than the 30730000 bytes of a CIFAR-10 batch",
+        ),
+        (
+            &dirs.sparse_idx,
+            "train-images-idx3-ubyte: is 20000000000 bytes, more than the 2147483648 bytes",
+        ),
     ] {
         let name = if dir.join("cifar10").exists() {
             "cifar10"
@@ -572,6 +685,9 @@ struct Dirs {
     missing_labels: PathBuf,
     truncated_cifar: PathBuf,
     no_cifar_batch: PathBuf,
+    gzip_bomb: PathBuf,
+    sparse_cifar: PathBuf,
+    sparse_idx: PathBuf,
 }
 
 /// A valid IDX header for `count` images of 28 x 28 (or labels), then `body` bytes.
@@ -610,6 +726,9 @@ fn make_dirs() -> Dirs {
         missing_labels: sub("labels"),
         truncated_cifar: sub("cifar"),
         no_cifar_batch: sub("cifar-none"),
+        gzip_bomb: sub("bomb"),
+        sparse_cifar: sub("sparse-cifar"),
+        sparse_idx: sub("sparse-idx"),
         root: root.clone(),
     };
     let labels = |n: u32| idx(false, n, n as usize);
@@ -659,7 +778,43 @@ fn make_dirs() -> Dirs {
     let c = d.no_cifar_batch.join("cifar10/cifar-10-batches-bin");
     std::fs::create_dir_all(&c).unwrap();
     std::fs::write(c.join("test_batch.bin"), vec![3u8; 3073 * 2]).unwrap();
+    // A gzip bomb: the header declares 10 labels, the stream inflates to 10 MB.
+    let mut f = vec![
+        ("train-images-idx3-ubyte", idx(true, 10, 7840)),
+        (
+            "train-labels-idx1-ubyte.gz",
+            gzip(&idx(false, 10, 10_000_000)),
+        ),
+    ];
+    f.extend(good_test());
+    write_mnist(&d.gzip_bomb, &f);
+    // Sparse 20 GB files (no disk blocks): a CIFAR-10 batch, and a raw IDX file.
+    const SPARSE: u64 = 20_000_000_000;
+    let c = d.sparse_cifar.join("cifar10/cifar-10-batches-bin");
+    std::fs::create_dir_all(&c).unwrap();
+    let batch = std::fs::File::create(c.join("data_batch_1.bin")).unwrap();
+    batch.set_len(SPARSE).unwrap();
+    std::fs::write(c.join("test_batch.bin"), vec![3u8; 3073 * 2]).unwrap();
+    let mut f = vec![
+        ("train-images-idx3-ubyte", idx(true, 10, 0)),
+        ("train-labels-idx1-ubyte", labels(10)),
+    ];
+    f.extend(good_test());
+    write_mnist(&d.sparse_idx, &f);
+    let images = std::fs::OpenOptions::new()
+        .write(true)
+        .open(d.sparse_idx.join("mnist/train-images-idx3-ubyte"))
+        .unwrap();
+    images.set_len(SPARSE).unwrap();
     d
+}
+
+/// gzip of `bytes`.
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
 }
 
 #[test]

@@ -34,6 +34,8 @@ use serde::de::DeserializeOwned;
 
 use imbalance_datasets::write_atomic;
 
+use crate::stop::{Interrupted, Stop};
+
 /// File magic of a cache entry (format version 1).
 const MAGIC: &[u8; 4] = b"XTC1";
 
@@ -142,6 +144,7 @@ pub struct Cache {
     read: bool,
     hits: AtomicUsize,
     misses: AtomicUsize,
+    stop: Stop,
 }
 
 impl Cache {
@@ -154,7 +157,14 @@ impl Cache {
             read,
             hits: AtomicUsize::new(0),
             misses: AtomicUsize::new(0),
+            stop: Stop::new(),
         }
+    }
+
+    /// This cache, refusing to start a computation once `stop` is requested (the safe point
+    /// of an interrupted run: see [`crate::stop`]).
+    pub fn with_stop(self, stop: Stop) -> Self {
+        Self { stop, ..self }
     }
 
     /// The file that holds (or will hold) the value for `config`.
@@ -166,6 +176,8 @@ impl Cache {
     ///
     /// A missing entry is computed; a corrupt or mismatching entry is reported on stderr and
     /// recomputed. Failing to *write* an entry only prints a warning (the value is still good).
+    /// After a stop request, a value that is not cached is not computed: the call returns
+    /// [`Interrupted`] (a computation already running finishes and is stored).
     pub fn get_or_compute<C, T, F>(&self, config: &C, compute: F) -> Result<T>
     where
         C: Serialize + ?Sized,
@@ -197,6 +209,9 @@ impl Cache {
                 ),
             }
         }
+        if self.stop.requested() {
+            return Err(Interrupted.into());
+        }
         let value = compute()?;
         self.misses.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = encode(&json, &value).and_then(|b| Ok(write_atomic(&path, &b)?)) {
@@ -221,6 +236,25 @@ impl Cache {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+/// The number of cache entries (`.bin` files) under `dir`, in every experiment's folder (0 if
+/// there is none).
+pub fn count_entries(dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            let p = e.path();
+            if p.is_dir() {
+                count_entries(&p)
+            } else {
+                usize::from(p.extension().is_some_and(|x| x == "bin"))
+            }
+        })
+        .sum()
 }
 
 #[cfg(test)]

@@ -103,7 +103,15 @@ fn run_with(registry: &[&dyn Experiment], opts: &Options, keep_on_failure: bool)
         no_cache: true,
         ..opts.clone()
     };
-    let run_result = reproduce_with(registry, &fresh_opts);
+    let run_result = match reproduce_with(registry, &fresh_opts) {
+        // Nothing to compare: the fresh results are incomplete (and not kept).
+        Err(e) if crate::stop::is_interrupted(&e) => {
+            return Err(e.context(
+                "interrupted: --check stopped before its fresh run finished, so nothing was compared; rerun the same command",
+            ));
+        }
+        r => r,
+    };
     let scope: Option<Vec<String>> = if opts.only.is_empty() {
         None
     } else {
@@ -501,6 +509,7 @@ mod tests {
             seeds: Some(2),
             no_cache: false,
             progress: false,
+            stop: crate::stop::Stop::new(),
         };
         let demo: [&dyn Experiment; 1] = [&crate::experiments::e0::E0];
         reproduce_with(&demo, &opts).unwrap();

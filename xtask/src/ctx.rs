@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 
 use crate::cache::{Cache, config_hash};
 use crate::progress::Progress;
+use crate::stop::Stop;
 
 /// Run-wide settings shared by all experiments of one `cargo xtask reproduce` invocation.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +26,8 @@ pub struct Settings {
     pub use_cache: bool,
     /// Print progress lines on stderr.
     pub progress: bool,
+    /// Set by the Ctrl-C handler: stop before the next configuration that is not cached.
+    pub stop: Stop,
 }
 
 impl Settings {
@@ -50,7 +53,8 @@ impl Ctx {
     /// The context of experiment `id` under `settings`; its cache lives in
     /// `<out>/.cache/<id>/`.
     pub fn new(id: &'static str, settings: &Settings) -> Self {
-        let cache = Cache::new(settings.out.join(".cache").join(id), id, settings.use_cache);
+        let cache = Cache::new(settings.out.join(".cache").join(id), id, settings.use_cache)
+            .with_stop(settings.stop.clone());
         Self {
             id,
             settings: settings.clone(),
@@ -161,6 +165,7 @@ mod tests {
             out: PathBuf::from("/nonexistent"),
             use_cache: true,
             progress: false,
+            stop: Stop::new(),
         }
     }
 

@@ -12,6 +12,7 @@
 //! * [`plot`]: multi-panel figures (theory lines, simulation points with error bars);
 //! * [`report`]: claims, verdicts and `REPORT.md`;
 //! * [`run`]: the driver; [`check`]: `--check` (determinism against committed results);
+//! * [`stop`]: Ctrl-C / SIGTERM: stop at the next configuration, keep the cache, resume;
 //! * every output file is written with `imbalance_datasets::write_atomic` (temp file + rename);
 //! * [`grid`]: `cargo xtask theory-grid` (theory vs simulation on a grid of mixtures, the
 //!   fixture `tests/fixtures/theory_grid.json`; E5 uses it);
@@ -38,5 +39,6 @@ pub mod progress;
 pub mod readme_check;
 pub mod report;
 pub mod run;
+pub mod stop;
 pub mod table;
 pub mod tune_check;

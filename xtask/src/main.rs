@@ -126,6 +126,12 @@ fn main() -> ExitCode {
         }
         Command::ReadmeCheck(a) => xtask::readme_check::run(&workspace_root(), a.krate.as_deref()),
         Command::Reproduce(a) => {
+            let stop = xtask::stop::Stop::new();
+            if let Err(e) = xtask::stop::install(&stop) {
+                eprintln!(
+                    "warning: no Ctrl-C handler ({e}); an interrupted run still resumes from the cache"
+                );
+            }
             let opts = Options {
                 quick: a.quick,
                 only: a.only,
@@ -134,6 +140,7 @@ fn main() -> ExitCode {
                 seeds: a.seeds.map(|n| n as usize),
                 no_cache: a.no_cache,
                 progress: true,
+                stop,
             };
             if a.check {
                 xtask::check::run(&opts)
@@ -144,6 +151,11 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // One line: what the cache holds and how to resume.
+        Err(e) if xtask::stop::is_interrupted(&e) => {
+            eprintln!("{e}");
+            ExitCode::from(xtask::stop::EXIT_CODE)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

@@ -10,10 +10,12 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+use crate::cache::count_entries;
 use crate::ctx::{Ctx, Settings};
 use crate::experiments::{Experiment, ExperimentOutput, REGISTRY, select_from};
 use crate::progress::fmt_duration;
 use crate::report::{self, ExperimentSummary, RunStatus, Tally, Timing, Verdict};
+use crate::stop::{Interrupted, Stop, is_interrupted};
 use crate::table::write_json;
 use imbalance_datasets::{clean_stale_temps, write_atomic};
 
@@ -37,6 +39,9 @@ pub struct Options {
     pub no_cache: bool,
     /// Print progress on stderr.
     pub progress: bool,
+    /// Set by the Ctrl-C handler ([`crate::stop::install`]): the run stops before the next
+    /// configuration that is not cached and returns [`crate::stop::Interrupted`].
+    pub stop: Stop,
 }
 
 impl Options {
@@ -74,6 +79,7 @@ impl Options {
             out: self.out.clone(),
             use_cache: !self.no_cache,
             progress: self.progress,
+            stop: self.stop.clone(),
         }
     }
 }
@@ -94,6 +100,11 @@ pub struct RunSummary {
 /// An experiment that fails with an error is recorded as such (in its `summary.json` and the
 /// report) and the others still run; the function then returns an error naming it. FAILed
 /// claims are results, not errors: they are reported and the function returns `Ok`.
+///
+/// After a stop request (`opts.stop`) the run ends at the next configuration that is not
+/// cached: the experiment being run keeps its previous output files, the report is not
+/// rewritten, and the error (an [`Interrupted`], see [`crate::stop::is_interrupted`]) says how
+/// many configurations the cache holds. The same call again resumes from the cache.
 pub fn reproduce(opts: &Options) -> Result<RunSummary> {
     reproduce_with(REGISTRY, opts)
 }
@@ -121,6 +132,9 @@ pub fn reproduce_with(registry: &[&dyn Experiment], opts: &Options) -> Result<Ru
     let mut errors = vec![];
     let run_start = Instant::now();
     for (i, exp) in selected.iter().enumerate() {
+        if opts.stop.requested() {
+            return Err(interrupted(out));
+        }
         if opts.progress {
             eprintln!(
                 "== [{}/{}] {}: {} ({})",
@@ -136,6 +150,9 @@ pub fn reproduce_with(registry: &[&dyn Experiment], opts: &Options) -> Result<Ru
         let result = run_catching(*exp, &mut ctx)
             .and_then(|o| o.validate().map(|()| o))
             .and_then(|o| write_outputs(*exp, &settings, &o).map(|()| o));
+        if result.as_ref().is_err_and(is_interrupted) {
+            return Err(interrupted(out));
+        }
         let seconds = start.elapsed().as_secs_f64();
         let (cached, computed) = ctx.cache_stats();
         // A rerun served wholly from the cache (to redraw plots or rewrite the report) keeps
@@ -229,6 +246,17 @@ pub fn reproduce_with(registry: &[&dyn Experiment], opts: &Options) -> Result<Ru
         errors,
         report: report_path,
     })
+}
+
+/// The error of a run stopped by a stop request: what the cache in `out` holds and how to
+/// resume.
+fn interrupted(out: &Path) -> anyhow::Error {
+    let cache = out.join(".cache");
+    anyhow::Error::new(Interrupted).context(format!(
+        "interrupted: {} configurations cached in {}; rerun the same command to resume",
+        count_entries(&cache),
+        cache.display()
+    ))
 }
 
 /// Run one experiment, turning a panic (e.g. an assertion in a library crate) into an error so
@@ -373,6 +401,7 @@ mod tests {
             seeds: None,
             no_cache: false,
             progress: false,
+            stop: Stop::new(),
         }
     }
 
@@ -495,6 +524,95 @@ mod tests {
         assert_eq!(
             o.command_line(),
             "cargo xtask reproduce --quick --only e1,e4 --out elsewhere"
+        );
+    }
+
+    /// Six cached configurations; computing number `stop_at` requests a stop, as the Ctrl-C
+    /// handler would while that configuration runs.
+    struct Steps {
+        stop_at: Option<u64>,
+    }
+    impl Experiment for Steps {
+        fn id(&self) -> &'static str {
+            "steps"
+        }
+        fn title(&self) -> &'static str {
+            "steps"
+        }
+        fn claim(&self) -> &'static str {
+            "steps claim"
+        }
+        fn run(&self, ctx: &mut Ctx) -> Result<ExperimentOutput> {
+            let mut t = crate::table::Table::new(["i", "value"]);
+            for i in 0..6u64 {
+                let v: f64 = ctx.cached(&("step", i), || {
+                    if self.stop_at == Some(i) {
+                        ctx.settings().stop.request();
+                    }
+                    Ok((Ctx::seed(&"step", i)? % 1000) as f64 / 7.0)
+                })?;
+                t.push(crate::row![i, v]);
+            }
+            let mut o = ExperimentOutput::new();
+            o.claim(report::Claim::judged("s.1", "ok", "always", "-", true));
+            o.table("steps", t);
+            Ok(o)
+        }
+    }
+
+    /// The files of `dir/<id>/`, by name.
+    fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+        fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                (
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                    fs::read(&p).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_interrupted_run_keeps_its_cache_and_resumes_to_identical_files() {
+        let whole = tempfile::tempdir().unwrap();
+        reproduce_with(&[&Steps { stop_at: None }], &opts(whole.path())).unwrap();
+
+        let t = tempfile::tempdir().unwrap();
+        let exp = Steps { stop_at: Some(2) };
+        let err = reproduce_with(&[&exp], &opts(t.path())).unwrap_err();
+        assert!(is_interrupted(&err), "{err:#}");
+        // Configuration 2 was running when the stop came: it finished and was cached; 3 was
+        // not started.
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("interrupted: 3 configurations cached in ")
+                && msg.ends_with("rerun the same command to resume"),
+            "{msg}"
+        );
+        assert!(
+            !t.path().join("steps").exists(),
+            "no output of an unfinished experiment"
+        );
+        assert!(!t.path().join("REPORT.md").exists());
+        assert_eq!(
+            clean_stale_temps(t.path()).unwrap(),
+            0,
+            "no temporary file left"
+        );
+        // A stop requested between experiments ends the run before the next one starts.
+        let o = opts(t.path());
+        o.stop.request();
+        assert!(is_interrupted(&reproduce_with(&[&exp], &o).unwrap_err()));
+
+        // The same command again (a new process: a fresh flag) resumes from the cache.
+        reproduce_with(&[&exp], &opts(t.path())).unwrap();
+        let timings = read_timings(t.path());
+        assert_eq!((timings["steps"].cached, timings["steps"].computed), (3, 3));
+        assert_eq!(
+            files(&t.path().join("steps")),
+            files(&whole.path().join("steps"))
         );
     }
 

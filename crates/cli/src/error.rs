@@ -33,12 +33,14 @@ pub enum Error {
     /// Invalid method or hyperparameter.
     #[error(transparent)]
     Loss(#[from] imbalance_losses::Error),
-    /// Training failed or its input was invalid.
+    /// Training failed or its input was invalid (a solver failure is a [`Error::Usage`]
+    /// naming the flag that helps).
     #[error(transparent)]
-    GradFlow(#[from] imbalance_gradflow::Error),
-    /// Invalid theory input, or a theory computation failed.
+    GradFlow(imbalance_gradflow::Error),
+    /// Invalid theory input, or a theory computation failed (a solver failure is a
+    /// [`Error::Usage`] naming the flag that helps).
     #[error(transparent)]
-    Theory(#[from] imbalance_theory::Error),
+    Theory(imbalance_theory::Error),
     /// A dataset could not be found, read or validated.
     #[error(transparent)]
     Datasets(#[from] imbalance_datasets::Error),
@@ -51,6 +53,9 @@ pub enum Error {
     /// A result could not be computed (it came out NaN or infinite).
     #[error("{0}")]
     Uncomputable(String),
+    /// A signal stopped the command at a safe point; what was done and how to resume.
+    #[error("{0}")]
+    Interrupted(String),
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Io(#[from] std::io::Error),
@@ -79,6 +84,72 @@ pub(crate) fn usage(flag: &'static str, problem: impl Into<String>) -> Error {
     Error::Usage {
         flag,
         problem: problem.into(),
+    }
+}
+
+/// A buffer the allocator refused although the run fit the memory estimate.
+fn out_of_memory(e: &imbalance_gmm::AllocError) -> Error {
+    usage(
+        "--max-memory",
+        format!(
+            "{e}, although the run fits the limit: free memory, give a limit this machine can back, or ask for a smaller run"
+        ),
+    )
+}
+
+/// A failure of the ODE integrator in the terms of the command line (the integrator's own
+/// message names its options, `rtol` and `max_steps`, which no flag sets).
+fn ode_message(e: &imbalance_gradflow::OdeError, what: &str) -> Option<Error> {
+    use imbalance_gradflow::OdeError as O;
+    let problem = match e {
+        O::StepSizeUnderflow { t } => format!(
+            "{what} could not be integrated past t = {t:e} (the step size underflowed: the flow is too stiff there); give a smaller --time, or a smaller --snr or --noise"
+        ),
+        O::TooManySteps { max_steps, t } => format!(
+            "{what} needed more than {max_steps} integration steps (stopped at t = {t:e}); give a smaller --time"
+        ),
+        O::NonFinite { t } => format!(
+            "{what} became non-finite at t = {t:e}; give a smaller --time, or a smaller --snr or --noise"
+        ),
+        O::BadOption { .. } => return None,
+    };
+    Some(usage("--time", problem))
+}
+
+impl From<imbalance_gradflow::Error> for Error {
+    /// Solver failures as what a user can change; other errors as they are.
+    fn from(e: imbalance_gradflow::Error) -> Self {
+        use imbalance_gradflow::Error as G;
+        match &e {
+            G::Ode(o) => ode_message(o, "the gradient flow").unwrap_or(Error::GradFlow(e)),
+            G::QpNotConverged {
+                sweeps,
+                violation,
+                tol,
+            } => usage(
+                "--time",
+                format!(
+                    "at T = inf the max-margin solver did not converge in {sweeps} sweeps (KKT violation {violation:e} > {tol:e}; one that does not shrink means the classes are not separable); give a finite --time such as 1e7, or fewer samples"
+                ),
+            ),
+            _ => Error::GradFlow(e),
+        }
+    }
+}
+
+impl From<imbalance_theory::Error> for Error {
+    /// Solver failures as what a user can change; other errors as they are.
+    fn from(e: imbalance_theory::Error) -> Self {
+        match &e {
+            imbalance_theory::Error::Ode(o) => {
+                ode_message(o, "the mean-field ODE").unwrap_or(Error::Theory(e))
+            }
+            imbalance_theory::Error::QpNotConverged { .. } => usage(
+                "--time",
+                format!("at T = inf {e}; give a finite --time such as 1e7"),
+            ),
+            _ => Error::Theory(e),
+        }
     }
 }
 
@@ -134,10 +205,12 @@ impl From<imbalance_pipeline::Error> for Error {
             e @ (P::TooLarge { .. } | P::TooLong { .. }) => {
                 crate::limits::cost_error(e, "--counts")
             }
+            P::Gmm(imbalance_gmm::Error::Alloc(e))
+            | P::Features(imbalance_features::Error::Alloc(e)) => out_of_memory(&e),
             P::Gmm(e) => Error::Gmm(e),
             P::Loss(e) => Error::Loss(e),
-            P::GradFlow(e) => Error::GradFlow(e),
-            P::Theory(e) => Error::Theory(e),
+            P::GradFlow(e) => e.into(),
+            P::Theory(e) => e.into(),
             P::Datasets(e) => Error::Datasets(e),
             P::Features(e) => Error::Features(e),
             other => Error::Pipeline(other),

@@ -5,6 +5,7 @@
 
 mod args;
 mod error;
+mod interrupt;
 mod limits;
 mod output;
 mod predict;
@@ -84,13 +85,58 @@ fn clap_message(e: &clap::Error) -> String {
     format!("{msg} (see --help)")
 }
 
+/// Parses `args` (the first is the program name) and checks the request as the command does
+/// before it computes anything: the flags, their ranges and the cost estimate (`train`: as on
+/// MNIST's sizes, without reading data; `preview`: its flags; `sweep`, `fetch` and `import`:
+/// the parse only). `Ok` when the
+/// command would start; otherwise the one line the command would print. Reads no file,
+/// allocates nothing that grows with the request, never panics: the entry point of the fuzz
+/// targets (fuzz/).
+pub fn check_request<I, T>(args: I) -> std::result::Result<(), String>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = Cli::try_parse_from(args).map_err(|e| match e.kind() {
+        // Help and version texts are what the user asked for, many lines by design.
+        clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+            e.render().to_string()
+        }
+        _ => one_line(&clap_message(&e)),
+    })?;
+    let checked = match &cli.command {
+        Command::Simulate(a) => simulate::check(a),
+        Command::Predict(a) => predict::check_predict(a),
+        Command::Tune(a) => predict::check_tune(a),
+        Command::Train(a) => train::check_without_data(a),
+        Command::Preview(a) => preview::check(a).map(|_| ()),
+        Command::Sweep(_) | Command::Fetch(_) | Command::Import(_) => Ok(()),
+    };
+    checked.map_err(|e| format!("error: {}", one_line(&e.to_string())))
+}
+
+/// `msg` with every control character (a newline in a flag's value, say) escaped as in Rust
+/// source (`\n`, `\u{3}`): a message stays one line whatever the user typed.
+fn one_line(msg: &str) -> String {
+    msg.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Runs the command line on the process arguments; the exit code to return from `main`.
 pub fn main() -> ExitCode {
     ExitCode::from(run_from(std::env::args_os()))
 }
 
 /// Runs the command line on the given arguments (the first is the program name) and returns
-/// the exit code: 0 on success, 2 on bad input or failure (after one line on stderr).
+/// the exit code: 0 on success, 2 on bad input or failure (after one line on stderr), 130 when
+/// Ctrl-C or SIGTERM stopped `simulate` or `train` (after one line starting `interrupted:`).
 pub fn run_from<I, T>(args: I) -> u8
 where
     I: IntoIterator<Item = T>,
@@ -113,7 +159,7 @@ where
                     0
                 };
             }
-            eprintln!("{}", clap_message(&e));
+            eprintln!("{}", one_line(&clap_message(&e)));
             return 2;
         }
     };
@@ -129,8 +175,12 @@ where
     };
     match result {
         Ok(()) => 0,
+        Err(Error::Interrupted(what)) => {
+            eprintln!("interrupted: {what}");
+            interrupt::EXIT_CODE
+        }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", one_line(&e.to_string()));
             2
         }
     }

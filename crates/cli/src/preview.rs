@@ -16,6 +16,7 @@ use imbalance_datasets::{
     DatasetName, ImageFolderOptions, LoadOptions, Split, load, load_image_folder, subsample,
     write_atomic,
 };
+use imbalance_pipeline::ClassCounts;
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 
@@ -197,15 +198,20 @@ fn render(pool: &Pool, counts: &[usize], shown: &[Vec<usize>], title: &str) -> R
     Ok(img)
 }
 
-/// Runs `imbalance preview`.
-pub fn run_preview(args: &PreviewArgs) -> Result<()> {
+/// The checks of `imbalance preview` that read no data: `--per-class` and the counts flags.
+pub fn check(args: &PreviewArgs) -> Result<ClassCounts> {
     if !(1..=32).contains(&args.per_class) {
         return Err(usage(
             "--per-class",
             format!("{} is out of range: allowed 1 to 32", args.per_class),
         ));
     }
-    let class_counts = args.class_counts.class_counts()?;
+    args.class_counts.class_counts()
+}
+
+/// Runs `imbalance preview`.
+pub fn run_preview(args: &PreviewArgs) -> Result<()> {
+    let class_counts = check(args)?;
     let pool = load_pool(args)?;
     let k = pool.class_names.len();
     if args.class_counts.counts.is_none() && args.class_counts.profile.is_none() && k != 10 {

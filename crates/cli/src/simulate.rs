@@ -14,7 +14,7 @@ use crate::args::{
     GmmArgs, JsonArgs, MethodArgs, SamplerArg, TimeArgs, check_method_counts, check_method_horizon,
     horizon_config, method_config,
 };
-use crate::error::{Result, usage};
+use crate::error::{Error, Result, usage};
 use crate::limits::MemoryArgs;
 use crate::output::{ErrorSummary, Progress};
 
@@ -108,6 +108,15 @@ fn compute(args: &SimulateArgs, show_progress: bool) -> Result<SimulateOutcome> 
         sampled.push(run.sampled_error);
         exact.push(run.exact_error);
         progress.step(i + 1);
+        // The safe point: between two seeds (only `run` installs the handler).
+        if i + 1 < args.seeds && crate::interrupt::requested() {
+            return Err(Error::Interrupted(format!(
+                "{} of {} seeds done, nothing printed; rerun the same command, or with --seeds {} for the finished seeds alone (seed i uses --seed + i, so they give the same training sets)",
+                i + 1,
+                args.seeds,
+                i + 1
+            )));
+        }
     }
     let (mean, std) = per_class_mean_std(&sampled);
     let (exact_mean, exact_std) = per_class_mean_std(&exact);
@@ -147,6 +156,8 @@ pub fn simulate_json(args: &SimulateArgs) -> Result<Value> {
 
 /// Runs `imbalance simulate`.
 pub fn run(args: &SimulateArgs) -> Result<()> {
+    check(args)?;
+    crate::interrupt::install(crate::interrupt::Mode::SafePoints);
     let out = compute(args, true)?;
     if args.output.json {
         crate::output::print_json(&out.json)

@@ -428,10 +428,19 @@ enum Data {
     Features(FeatureSet),
 }
 
-/// Runs `imbalance train`.
-pub fn run_train(args: &TrainArgs) -> Result<()> {
-    let start = Instant::now();
-    // Everything the user typed is checked before the (slow) data loading.
+/// What the flags of `imbalance train` ask for, checked before any data are read.
+struct Plan {
+    source: Source,
+    features: FeatureSpec,
+    class_counts: ClassCounts,
+    method: imbalance_losses::Method,
+    horizon: imbalance_gradflow::Horizon,
+    moment_samples: Option<usize>,
+    tune: Option<Objective>,
+}
+
+/// Checks everything the user typed, before the (slow) data loading.
+fn plan(args: &TrainArgs) -> Result<Plan> {
     let source = args.source()?;
     let features: FeatureSpec = args.features.parse()?;
     let class_counts = args.class_counts.class_counts()?;
@@ -447,6 +456,60 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
         ));
     }
     let moment_samples = theory.then(|| args.moment_samples.unwrap_or(DEFAULT_MOMENT_SAMPLES));
+    Ok(Plan {
+        source,
+        features,
+        class_counts,
+        method,
+        horizon,
+        moment_samples,
+        tune,
+    })
+}
+
+/// The flag the class counts come from.
+fn counts_flag(args: &TrainArgs) -> &'static str {
+    if args.class_counts.profile.is_some() {
+        "--n-max"
+    } else {
+        "--counts"
+    }
+}
+
+/// [`plan`] and the cost estimate as on MNIST's sizes (60 000 pool images, 10 000 test
+/// images of 784 pixels, 10 classes), without reading any data: the parse and cost path of
+/// `train` for the fuzz targets.
+pub fn check_without_data(args: &TrainArgs) -> Result<()> {
+    let p = plan(args)?;
+    let counts = p
+        .class_counts
+        .resolve(10, &mut Pcg64::seed_from_u64(args.seed))?;
+    let cost = train_cost(
+        &counts,
+        60_000,
+        10_000,
+        784,
+        p.features,
+        p.moment_samples,
+        p.horizon,
+    );
+    args.memory.check(&cost, counts_flag(args))
+}
+
+/// Runs `imbalance train`.
+pub fn run_train(args: &TrainArgs) -> Result<()> {
+    let start = Instant::now();
+    let Plan {
+        source,
+        features,
+        class_counts,
+        method,
+        horizon,
+        moment_samples,
+        tune,
+    } = plan(args)?;
+    // One run with no safe point: a signal ends it at once (nothing is written before the end).
+    crate::interrupt::install(crate::interrupt::Mode::Immediate);
     let mut rng = Pcg64::seed_from_u64(args.seed);
     let (data, counts) = match &source {
         Source::Dataset(name) => {
@@ -475,11 +538,7 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
         Data::Dataset(ds) => (ds.n_train(), ds.n_test(), ds.dim()),
         Data::Features(fs) => (fs.n_train(), fs.n_test(), fs.dim),
     };
-    let counts_flag = if args.class_counts.profile.is_some() {
-        "--n-max"
-    } else {
-        "--counts"
-    };
+    let counts_flag = counts_flag(args);
     let cost = train_cost(
         &counts,
         n_pool,

@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+#[cfg(feature = "faer")]
+pub mod alloc;
 pub mod ode;
 #[cfg(feature = "faer")]
 pub mod simd;

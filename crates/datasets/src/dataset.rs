@@ -284,14 +284,74 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
-/// Read a whole file in one call, gunzip it if needed, and hash it if asked.
-pub(crate) fn read_decoded(path: &Path, hash: bool) -> Result<ReadFile> {
-    let raw = std::fs::read(path).map_err(io_err(path))?;
+/// What a file read by [`read_decoded`] holds, which sets how large it may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FileKind {
+    /// An IDX file (raw or gzip): at most what its header declares.
+    Idx,
+    /// A CIFAR-10 binary batch: a multiple of 3073 bytes, at most 10 000 records.
+    CifarBatch,
+    /// A small text file (`batches.meta.txt`).
+    Text,
+}
+
+impl FileKind {
+    /// The most bytes the file may hold (decompressed).
+    fn max(self) -> u64 {
+        match self {
+            FileKind::Idx => crate::format::MAX_FILE_BYTES,
+            FileKind::CifarBatch => {
+                crate::format::CIFAR_BATCH_RECORDS * crate::format::CIFAR_RECORD as u64
+            }
+            FileKind::Text => crate::format::MAX_TEXT_BYTES,
+        }
+    }
+}
+
+/// Read a whole file, gunzip it if needed, and hash it if asked. Its size is checked
+/// before it is read, on disk against what `kind` allows (a CIFAR-10 batch: the exact
+/// record layout), and while decompressing against the same bound (an IDX file: the length
+/// its header declares), so a sparse 20 GB file or a gzip bomb is refused without
+/// allocating it.
+pub(crate) fn read_decoded(path: &Path, hash: bool, kind: FileKind) -> Result<ReadFile> {
+    use std::io::{BufRead, Read};
     let shown = path.display().to_string();
-    if raw.is_empty() {
+    let file = std::fs::File::open(path).map_err(io_err(path))?;
+    let len = file.metadata().map_err(io_err(path))?.len();
+    if len == 0 {
         return Err(Error::EmptyFile { file: shown });
     }
-    let bytes = maybe_gunzip(raw).map_err(|e| e.with_file(&shown))?;
+    let mut reader = std::io::BufReader::new(file);
+    let head = reader.fill_buf().map_err(io_err(path))?;
+    let bytes = if crate::format::is_gzip(head) {
+        crate::format::gunzip_bounded(reader, kind.max(), kind == FileKind::Idx)
+            .map_err(|e| e.with_file(&shown))?
+    } else {
+        let too_large = |max, limit| Error::FileTooLarge {
+            file: shown.clone(),
+            what: "is",
+            size: len,
+            max,
+            limit,
+        };
+        match kind {
+            FileKind::CifarBatch => {
+                crate::format::check_cifar_len(len).map_err(|e| e.with_file(&shown))?
+            }
+            // A raw IDX file within the bound is read whole: its parser then checks the
+            // body against the header (with a more telling message than a size alone).
+            _ if len > kind.max() => {
+                return Err(too_large(kind.max(), "this loader reads from one file"));
+            }
+            FileKind::Idx | FileKind::Text => {}
+        }
+        let mut bytes = Vec::new();
+        bytes
+            .try_reserve_exact(len as usize)
+            .map_err(|_| too_large(len.saturating_sub(1), "that can be allocated now"))?;
+        reader.read_to_end(&mut bytes).map_err(io_err(path))?;
+        bytes
+    };
     let sha256 = hash.then(|| sha256_hex(&bytes));
     Ok(ReadFile {
         path: path.to_path_buf(),
@@ -301,11 +361,11 @@ pub(crate) fn read_decoded(path: &Path, hash: bool) -> Result<ReadFile> {
 }
 
 /// Read several files in parallel (one thread each; decompression and hashing dominate).
-fn read_all(paths: &[PathBuf], hash: bool) -> Result<Vec<ReadFile>> {
+fn read_all(paths: &[(PathBuf, FileKind)], hash: bool) -> Result<Vec<ReadFile>> {
     std::thread::scope(|s| {
         let handles: Vec<_> = paths
             .iter()
-            .map(|p| s.spawn(move || read_decoded(p, hash)))
+            .map(|(p, kind)| s.spawn(move || read_decoded(p, hash, *kind)))
             .collect();
         handles
             .into_iter()
@@ -425,7 +485,9 @@ fn load_idx(
         })?;
         paths.push(p);
     }
-    let files = read_all(&paths, opts.verify_checksums)?;
+    let kinds: Vec<(PathBuf, FileKind)> =
+        paths.iter().map(|p| (p.clone(), FileKind::Idx)).collect();
+    let files = read_all(&kinds, opts.verify_checksums)?;
     let mut ds = empty(name);
     let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     let (px, lb) = idx_split(
@@ -497,7 +559,18 @@ fn load_cifar(dir: &Path, entry: &DatasetEntry, opts: &LoadOptions) -> Result<Da
         canon.push("batches.meta.txt");
     }
     let paths: Vec<PathBuf> = canon.iter().map(|c| bdir.join(c)).collect();
-    let files = read_all(&paths, opts.verify_checksums)?;
+    let kinds: Vec<(PathBuf, FileKind)> = paths
+        .iter()
+        .map(|p| {
+            let kind = if p.extension().is_some_and(|e| e == "txt") {
+                FileKind::Text
+            } else {
+                FileKind::CifarBatch
+            };
+            (p.clone(), kind)
+        })
+        .collect();
+    let files = read_all(&kinds, opts.verify_checksums)?;
 
     let mut ds = empty(DatasetName::Cifar10);
     let n_train_files = found.len();

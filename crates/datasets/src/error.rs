@@ -160,6 +160,32 @@ pub enum Error {
         /// Its length in bytes.
         len: usize,
     },
+    /// A file is larger than its format allows (found from its size on disk or its header,
+    /// before it is read whole).
+    #[error("{file}: {what} {size} bytes, more than the {max} bytes {limit}")]
+    FileTooLarge {
+        /// The file.
+        file: String,
+        /// Where the size comes from ("is", "its IDX header declares").
+        what: &'static str,
+        /// The size.
+        size: u64,
+        /// The most allowed.
+        max: u64,
+        /// What sets the maximum.
+        limit: &'static str,
+    },
+    /// A gzip stream goes on past the size its content allows (a gzip bomb, or a corrupt
+    /// file); decompression stopped there.
+    #[error("{file}: decompresses to more than the {max} bytes {limit}")]
+    Decompresses {
+        /// The file.
+        file: String,
+        /// The most allowed.
+        max: u64,
+        /// What sets the maximum ("its header declares").
+        limit: &'static str,
+    },
     /// `batches.meta.txt` does not hold 10 class names.
     #[error("{file}: expected {expected} non-empty class names, found {found}")]
     BadClassNames {
@@ -369,6 +395,24 @@ impl Error {
             },
             Error::NoRecords { .. } => Error::NoRecords { file: n },
             Error::CifarSize { len, .. } => Error::CifarSize { file: n, len },
+            Error::FileTooLarge {
+                what,
+                size,
+                max,
+                limit,
+                ..
+            } => Error::FileTooLarge {
+                file: n,
+                what,
+                size,
+                max,
+                limit,
+            },
+            Error::Decompresses { max, limit, .. } => Error::Decompresses {
+                file: n,
+                max,
+                limit,
+            },
             Error::BadClassNames {
                 found, expected, ..
             } => Error::BadClassNames {

@@ -5,7 +5,7 @@ use std::io::{self, Read};
 use std::path::Path;
 
 use crate::DatasetName;
-use crate::dataset::{find_idx_file, read_decoded};
+use crate::dataset::{FileKind, find_idx_file, read_decoded};
 use crate::error::{Error, Result};
 use crate::install::{InstallReport, create_dir, extract_cifar_archive, install_idx_bytes};
 use crate::manifest::{Manifest, Verdict};
@@ -71,7 +71,7 @@ pub fn fetch(name: DatasetName, data_dir: &Path, progress: bool) -> Result<Insta
             .ok_or(Error::ManifestEntry { name })?;
         for fe in &entry.files {
             if let Some(existing) = find_idx_file(&dir, &fe.name)
-                && read_decoded(&existing, true).is_ok_and(|f| {
+                && read_decoded(&existing, true, FileKind::Idx).is_ok_and(|f| {
                     f.sha256
                         .as_deref()
                         .is_some_and(|s| fe.verdict(s) == Verdict::Canonical)

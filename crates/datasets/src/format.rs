@@ -24,32 +24,130 @@ pub fn is_gzip(bytes: &[u8]) -> bool {
     bytes.len() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b
 }
 
-/// Decompress `bytes` if they are gzip (magic `1f 8b`, possibly several members), else
-/// return them unchanged. A truncated or corrupt stream is an [`Error::Gzip`].
+/// Most bytes this crate reads from one file or decompresses from one stream (2 GiB; the
+/// largest file of a supported dataset, MNIST's training images, holds 47 MB).
+pub const MAX_FILE_BYTES: u64 = 1 << 31;
+/// Most records of a CIFAR-10 batch (each official batch holds exactly 10 000).
+pub const CIFAR_BATCH_RECORDS: u64 = 10_000;
+/// Most bytes of a text file such as `batches.meta.txt` (the official one has 61).
+pub const MAX_TEXT_BYTES: u64 = 1 << 20;
+
+/// The total length (header and body) that the IDX header at the start of `head` declares:
+/// `Some` when `head` starts with the magic of an IDX file of unsigned bytes (`00 00 08 d`,
+/// 1 <= d <= 4) followed by its d big-endian dimensions.
 ///
-/// The whole stream is inflated in one call into a buffer pre-sized from the gzip
-/// trailer (ISIZE), so a 10 MB -> 47 MB file costs one allocation.
+/// ```
+/// use imbalance_datasets::idx_declared_len;
+/// assert_eq!(idx_declared_len(&[0, 0, 8, 1, 0, 0, 0, 5]), Some(13)); // 5 labels
+/// assert_eq!(idx_declared_len(&[0, 0, 8, 1, 0, 0]), None); // the header is cut short
+/// ```
+pub fn idx_declared_len(head: &[u8]) -> Option<u64> {
+    let d = match head {
+        [0, 0, 0x08, d, ..] if (1..=4).contains(d) => usize::from(*d),
+        _ => return None,
+    };
+    let header = 4 + 4 * d;
+    let dims = head.get(4..header)?;
+    // At most 4 factors below 2^32 each: u128 cannot overflow; saturate into u64.
+    let body = dims
+        .chunks_exact(4)
+        .map(|c| u128::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
+        .product::<u128>();
+    Some(u64::try_from(body + header as u128).unwrap_or(u64::MAX))
+}
+
+/// Reads from `r` into `out` until it holds `n` bytes or the stream ends.
+fn fill_to(r: &mut impl Read, out: &mut Vec<u8>, n: usize) -> std::io::Result<()> {
+    let need = n.saturating_sub(out.len()) as u64;
+    r.take(need).read_to_end(out).map(|_| ())
+}
+
+/// Decompresses the gzip stream `reader` (possibly several members), stopping at the size
+/// its content allows: at most `max` bytes, and when `idx` is set and the content starts
+/// with an IDX header, at most the length that header declares. A stream that goes on is
+/// [`Error::Decompresses`] (a gzip bomb, or a corrupt file) and one whose header declares
+/// more than `max` is [`Error::FileTooLarge`], both found before more than the allowed bytes
+/// are held; a truncated or corrupt stream is [`Error::Gzip`].
+pub fn gunzip_bounded<R: Read>(reader: R, max: u64, idx: bool) -> Result<Vec<u8>> {
+    let gz_err = |source| Error::Gzip {
+        file: MEMORY.to_string(),
+        source,
+    };
+    let mut dec = flate2::read::MultiGzDecoder::new(reader);
+    let mut out = Vec::new();
+    let mut limit = (max, "this loader reads from one file");
+    if idx {
+        fill_to(&mut dec, &mut out, 4).map_err(gz_err)?;
+        if let [0, 0, 0x08, d] = out[..] {
+            fill_to(&mut dec, &mut out, 4 + 4 * usize::from(d)).map_err(gz_err)?;
+        }
+        if let Some(declared) = idx_declared_len(&out) {
+            if declared > max {
+                return Err(Error::FileTooLarge {
+                    file: MEMORY.to_string(),
+                    what: "its IDX header declares",
+                    size: declared,
+                    max,
+                    limit: "this loader reads from one file",
+                });
+            }
+            limit = (declared, "its header declares");
+        }
+    }
+    // One allocation for the expected size (a hint only: it may fail harmlessly).
+    let _ = out.try_reserve(limit.0.min(1 << 28) as usize);
+    let more = (limit.0 + 1).saturating_sub(out.len() as u64);
+    (&mut dec)
+        .take(more)
+        .read_to_end(&mut out)
+        .map_err(gz_err)?;
+    if out.len() as u64 > limit.0 {
+        return Err(Error::Decompresses {
+            file: MEMORY.to_string(),
+            max: limit.0,
+            limit: limit.1,
+        });
+    }
+    Ok(out)
+}
+
+/// Decompress `bytes` if they are gzip (magic `1f 8b`, possibly several members), else
+/// return them unchanged: [`gunzip_bounded`] of IDX content at most [`MAX_FILE_BYTES`]. A
+/// truncated or corrupt stream is an [`Error::Gzip`]; one that decompresses to more than
+/// its IDX header declares is an [`Error::Decompresses`].
 pub fn maybe_gunzip(bytes: Vec<u8>) -> Result<Vec<u8>> {
     if !is_gzip(&bytes) {
         return Ok(bytes);
     }
-    // ISIZE (uncompressed size mod 2^32) is the last 4 bytes of the last member; it is
-    // only a capacity hint, capped by deflate's maximal ratio (~1032:1) and 2 GiB.
-    let hint = if bytes.len() >= 18 {
-        let t = &bytes[bytes.len() - 4..];
-        u32::from_le_bytes([t[0], t[1], t[2], t[3]]) as usize
-    } else {
-        0
-    };
-    let cap = hint.min(bytes.len().saturating_mul(1032)).min(1 << 31);
-    let mut out = Vec::with_capacity(cap);
-    flate2::read::MultiGzDecoder::new(&bytes[..])
-        .read_to_end(&mut out)
-        .map_err(|source| Error::Gzip {
+    gunzip_bounded(&bytes[..], MAX_FILE_BYTES, true)
+}
+
+/// Errors unless `len` bytes can be a CIFAR-10 batch: a positive multiple of 3073 (one
+/// label byte and 3072 pixels per record), at most [`CIFAR_BATCH_RECORDS`] records. Checked
+/// on a file's size before it is read.
+pub fn check_cifar_len(len: u64) -> Result<()> {
+    let max = CIFAR_BATCH_RECORDS * CIFAR_RECORD as u64;
+    if len > max {
+        return Err(Error::FileTooLarge {
             file: MEMORY.to_string(),
-            source,
-        })?;
-    Ok(out)
+            what: "is",
+            size: len,
+            max,
+            limit: "of a CIFAR-10 batch (10000 records of 3073 bytes)",
+        });
+    }
+    if len == 0 {
+        return Err(Error::EmptyFile {
+            file: MEMORY.to_string(),
+        });
+    }
+    if !len.is_multiple_of(CIFAR_RECORD as u64) {
+        return Err(Error::CifarSize {
+            file: MEMORY.to_string(),
+            len: len as usize,
+        });
+    }
+    Ok(())
 }
 
 fn be_u32(b: &[u8], at: usize) -> u32 {

@@ -134,7 +134,24 @@ pub fn extract_cifar_archive<R: Read>(
         let Some(fe) = entry.file(&fname) else {
             return Ok(()); // readme.html etc.
         };
-        let mut data = Vec::with_capacity(te.size.min(1 << 30) as usize);
+        // The size the tar header declares, checked before reading the entry.
+        let checked = if fe.role == "meta" {
+            if te.size > crate::format::MAX_TEXT_BYTES {
+                Err(Error::FileTooLarge {
+                    file: String::new(),
+                    what: "is",
+                    size: te.size,
+                    max: crate::format::MAX_TEXT_BYTES,
+                    limit: "this loader reads from one file",
+                })
+            } else {
+                Ok(())
+            }
+        } else {
+            crate::format::check_cifar_len(te.size)
+        };
+        checked.map_err(|e| e.with_file(&format!("{archive_label}:{fname}")))?;
+        let mut data = Vec::with_capacity(te.size as usize);
         r.read_to_end(&mut data).map_err(|e| Error::Gzip {
             file: archive_label.to_string(),
             source: e,

@@ -73,9 +73,10 @@ pub use error::{Error, Result};
 #[cfg(feature = "fetch")]
 pub use fetch::fetch;
 pub use format::{
-    CIFAR_PIXELS, CIFAR_RECORD, CifarBatch, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, IdxImages,
-    NUM_CLASSES, encode_idx_images, encode_idx_labels, is_gzip, maybe_gunzip, parse_cifar_batch,
-    parse_class_names, parse_idx_images, parse_idx_labels,
+    CIFAR_BATCH_RECORDS, CIFAR_PIXELS, CIFAR_RECORD, CifarBatch, IDX_IMAGES_MAGIC,
+    IDX_LABELS_MAGIC, IdxImages, MAX_FILE_BYTES, MAX_TEXT_BYTES, NUM_CLASSES, check_cifar_len,
+    encode_idx_images, encode_idx_labels, gunzip_bounded, idx_declared_len, is_gzip, maybe_gunzip,
+    parse_cifar_batch, parse_class_names, parse_idx_images, parse_idx_labels,
 };
 pub use image_folder::{
     ImageFolder, ImageFolderOptions, image_folder_features, load_image_folder, load_image_folders,

@@ -579,3 +579,111 @@ fn import_validates_then_copies() {
     .unwrap();
     assert_eq!(ds.train_batches, ["data_batch_3.bin"]);
 }
+
+/// A gzip bomb: a valid IDX labels header for 10 labels, then 10 MB of zeros (gzip packs them
+/// into ~10 kB). Decompression stops one byte past the 18 declared bytes.
+#[test]
+fn gzip_bomb_stops_at_the_size_its_header_declares() {
+    let mut raw = encode_idx_labels(&[0; 10]);
+    raw.extend(std::iter::repeat_n(0u8, 10_000_000));
+    let bomb = gzip(&raw);
+    assert!(bomb.len() < 100_000);
+    let mut files = tiny_idx(10);
+    files[1] = ("train-labels-idx1-ubyte.gz".into(), bomb.clone());
+    let err = load_tiny(&files).unwrap_err();
+    assert!(
+        matches!(err, Error::Decompresses { max: 18, .. }),
+        "{err:?}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains(
+            "train-labels-idx1-ubyte.gz: decompresses to more than the 18 bytes its header declares"
+        ),
+        "{msg}"
+    );
+    // The same through the in-memory front end and the fetch verification.
+    assert!(matches!(
+        imbalance_datasets::maybe_gunzip(bomb.clone()),
+        Err(Error::Decompresses { max: 18, .. })
+    ));
+    let t = temp_dir("bomb");
+    let fe = entry("train_labels", "train-labels-idx1-ubyte", None);
+    assert!(matches!(
+        install_idx_bytes(&fe, &bomb, t.path()),
+        Err(Error::Decompresses { .. })
+    ));
+    // Exactly the declared size still loads.
+    let mut files = tiny_idx(10);
+    files[1] = ("train-labels-idx1-ubyte.gz".into(), gzip(&files[1].1));
+    assert!(load_tiny(&files).is_ok());
+}
+
+/// A header that declares more than the loader reads from one file (here 2^32 - 1 images of
+/// 28 x 28, 3.4 TB) is refused as soon as the header is decompressed.
+#[test]
+fn gzip_header_declaring_terabytes_is_refused() {
+    let mut raw = vec![0, 0, 8, 3];
+    raw.extend(u32::MAX.to_be_bytes());
+    raw.extend(28u32.to_be_bytes());
+    raw.extend(28u32.to_be_bytes());
+    raw.extend([0u8; 1000]);
+    let mut files = tiny_idx(10);
+    files[0] = ("train-images-idx3-ubyte.gz".into(), gzip(&raw));
+    let msg = load_tiny(&files).unwrap_err().to_string();
+    assert!(
+        msg.contains("train-images-idx3-ubyte.gz: its IDX header declares 3367254359296 bytes, more than the 2147483648 bytes this loader reads"),
+        "{msg}"
+    );
+}
+
+/// Sparse files (File::set_len: no disk blocks, no memory) far larger than their format
+/// allows are refused from their size before a byte of the body is read.
+#[test]
+fn sparse_20_gb_files_are_refused_before_reading() {
+    const SIZE: u64 = 20_000_000_000;
+    let t = temp_dir("sparse");
+    let bdir = t.path().join("cifar-10-batches-bin");
+    std::fs::create_dir(&bdir).unwrap();
+    let batch = bdir.join("data_batch_1.bin");
+    std::fs::File::create(&batch)
+        .unwrap()
+        .set_len(SIZE)
+        .unwrap();
+    std::fs::write(bdir.join("test_batch.bin"), cifar_batch(4, 1)).unwrap();
+    let start = std::time::Instant::now();
+    let err = load_dir(DatasetName::Cifar10, t.path(), &LoadOptions::default()).unwrap_err();
+    assert!(start.elapsed().as_secs_f64() < 1.0, "{:?}", start.elapsed());
+    let msg = err.to_string();
+    assert!(
+        msg.contains("data_batch_1.bin: is 20000000000 bytes, more than the 30730000 bytes of a CIFAR-10 batch"),
+        "{msg}"
+    );
+    // A batch of a size that is no multiple of 3073 is refused from its size too.
+    std::fs::File::create(&batch)
+        .unwrap()
+        .set_len(3073 * 2 + 5)
+        .unwrap();
+    let err = load_dir(DatasetName::Cifar10, t.path(), &LoadOptions::default()).unwrap_err();
+    assert!(matches!(err, Error::CifarSize { len: 6151, .. }), "{err:?}");
+
+    // A raw IDX file (header: 10 images) 20 GB long.
+    let mut files = tiny_idx(10);
+    files[0].1.truncate(16);
+    let t = temp_dir("sparse-idx");
+    write_set(t.path(), &files);
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(t.path().join("train-images-idx3-ubyte"))
+        .unwrap();
+    f.set_len(SIZE).unwrap();
+    let start = std::time::Instant::now();
+    let msg = load_dir(DatasetName::Mnist, t.path(), &LoadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(start.elapsed().as_secs_f64() < 1.0);
+    assert!(
+        msg.contains("train-images-idx3-ubyte: is 20000000000 bytes, more than the 2147483648 bytes this loader reads from one file"),
+        "{msg}"
+    );
+}

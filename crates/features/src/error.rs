@@ -100,6 +100,9 @@ pub enum Error {
         /// Which estimator.
         estimator: &'static str,
     },
+    /// A large buffer (Gram matrix, test kernel rows, feature chunk) could not be allocated.
+    #[error(transparent)]
+    Alloc(#[from] imbalance_core::alloc::AllocError),
 }
 
 /// The crate's result type.

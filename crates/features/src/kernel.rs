@@ -49,7 +49,7 @@ pub fn limit_kernel(
     }
     let d = x.ncols().max(1) as f64;
     let (n1, n2) = (x.nrows(), x2.nrows());
-    let mut buf = vec![0.0; n1 * n2];
+    let mut buf = imbalance_core::alloc::try_zeroed(n1.saturating_mul(n2), "kernel matrix")?;
     matmul(
         MatMut::from_column_major_slice_mut(&mut buf, n1, n2),
         Accum::Replace,
@@ -80,7 +80,13 @@ pub fn limit_kernel(
                 }
             });
     }
-    Ok(Mat::from_fn(n1, n2, |i, j| buf[i + j * n1]))
+    let mut k = imbalance_core::alloc::try_zeros(n1, n2, "kernel matrix")?;
+    for j in 0..n2 {
+        for i in 0..n1 {
+            k[(i, j)] = buf[i + j * n1];
+        }
+    }
+    Ok(k)
 }
 
 /// The symmetric limit Gram matrix `limit_kernel(activation, bias_var, x, x)`, with the

@@ -11,6 +11,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::{Activation, FeatureMoments, MomentEstimator};
+use imbalance_core::alloc::{try_zeroed, try_zeros};
 
 /// Features per random-number stream: feature `k` is drawn from the stream of block
 /// `k / SEED_BLOCK`, so the map does not depend on how the work is split.
@@ -129,6 +130,12 @@ fn par() -> Par {
 }
 
 /// Copy the lower triangle onto the upper one.
+/// The value, or a panic with the error's message (the infallible forms of the `try_`
+/// methods).
+fn or_panic<T>(r: Result<T>) -> T {
+    r.unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn symmetrize(g: &mut Mat<f64>) {
     imbalance_core::simd::reset_avx_state();
     let n = g.nrows();
@@ -211,15 +218,18 @@ impl RandomFeatures {
         &self,
         xs: &[MatRef<'_, f64>],
         mut f: impl FnMut(usize, usize, &[MatRef<'_, f64>]),
-    ) {
+    ) -> Result<()> {
         let d = self.params.dim;
         let p = self.params.width;
         let act = self.params.activation;
         let rows: usize = xs.iter().map(|x| x.nrows()).sum();
         let chunk = Self::chunk_size(rows);
-        let mut fbuf = vec![0.0; d * chunk];
+        let mut fbuf = try_zeroed(d.saturating_mul(chunk), "chunk of random weights")?;
         let mut bbuf = vec![0.0; chunk];
-        let mut hbufs: Vec<Vec<f64>> = xs.iter().map(|x| vec![0.0; x.nrows() * chunk]).collect();
+        let mut hbufs: Vec<Vec<f64>> = xs
+            .iter()
+            .map(|x| try_zeroed(x.nrows().saturating_mul(chunk), "chunk of features"))
+            .collect::<std::result::Result<_, _>>()?;
         let mut start = 0;
         while start < p {
             let w = chunk.min(p - start);
@@ -255,6 +265,7 @@ impl RandomFeatures {
             f(start, w, &hs);
             start += w;
         }
+        Ok(())
     }
 
     /// The explicit features Phi (n x p), phi(x_i) in row i. Stores n x p numbers: meant
@@ -269,14 +280,14 @@ impl RandomFeatures {
         }
         let s = 1.0 / (p as f64).sqrt();
         let mut out = Mat::zeros(n, p);
-        self.for_each_chunk(&[x], |start, w, hs| {
+        or_panic(self.for_each_chunk(&[x], |start, w, hs| {
             imbalance_core::simd::reset_avx_state();
             for j in 0..w {
                 for i in 0..n {
                     out[(i, start + j)] = hs[0][(i, j)] * s;
                 }
             }
-        });
+        }));
         out
     }
 
@@ -285,11 +296,18 @@ impl RandomFeatures {
     /// with a GEMM and H H^T / p is added to the lower triangle; the n x p feature matrix is
     /// never stored (memory ~ n^2 + n * chunk + d * chunk doubles).
     ///
-    /// Panics if `x.ncols() != d` (a programming error).
+    /// Panics if `x.ncols() != d` (a programming error), and if the Gram matrix or a chunk
+    /// cannot be allocated ([`RandomFeatures::try_gram`] returns that error instead).
     pub fn gram(&self, x: MatRef<'_, f64>) -> Mat<f64> {
+        or_panic(self.try_gram(x))
+    }
+
+    /// [`RandomFeatures::gram`], or [`Error::Alloc`] if the Gram matrix or a chunk of
+    /// features cannot be allocated.
+    pub fn try_gram(&self, x: MatRef<'_, f64>) -> Result<Mat<f64>> {
         self.check_input(x, "x");
         let n = x.nrows();
-        let mut g = Mat::zeros(n, n);
+        let mut g = try_zeros(n, n, "Gram matrix")?;
         if self.params.activation == Activation::Identity {
             triangular::matmul(
                 g.as_mut(),
@@ -317,20 +335,31 @@ impl RandomFeatures {
                     alpha,
                     par(),
                 );
-            });
+            })?;
         }
         symmetrize(&mut g);
-        g
+        Ok(g)
     }
 
     /// The cross Gram matrix Phi(x_test) Phi(x_train)^T (n_test x n_train): the kernel
     /// vectors k(x) of the test points, computed in chunks like [`RandomFeatures::gram`].
     ///
-    /// Panics if either input does not have d columns.
+    /// Panics if either input does not have d columns, and if the result cannot be
+    /// allocated.
     pub fn cross_gram(&self, x_train: MatRef<'_, f64>, x_test: MatRef<'_, f64>) -> Mat<f64> {
+        or_panic(self.try_cross_gram(x_train, x_test))
+    }
+
+    /// [`RandomFeatures::cross_gram`], or [`Error::Alloc`] if the test kernel rows or a chunk
+    /// of features cannot be allocated.
+    fn try_cross_gram(
+        &self,
+        x_train: MatRef<'_, f64>,
+        x_test: MatRef<'_, f64>,
+    ) -> Result<Mat<f64>> {
         self.check_input(x_train, "x_train");
         self.check_input(x_test, "x_test");
-        let mut c = Mat::zeros(x_test.nrows(), x_train.nrows());
+        let mut c = try_zeros(x_test.nrows(), x_train.nrows(), "test kernel matrix")?;
         if self.params.activation == Activation::Identity {
             matmul(
                 c.as_mut(),
@@ -340,7 +369,7 @@ impl RandomFeatures {
                 1.0 / self.params.dim as f64,
                 par(),
             );
-            return c;
+            return Ok(c);
         }
         let alpha = 1.0 / self.params.width as f64;
         self.for_each_chunk(&[x_train, x_test], |_, _, hs| {
@@ -352,25 +381,41 @@ impl RandomFeatures {
                 alpha,
                 par(),
             );
-        });
-        c
+        })?;
+        Ok(c)
     }
 
     /// Both the training Gram (n_train x n_train) and the cross Gram (n_test x n_train) in
     /// one pass over the features (each chunk of F is generated once).
+    ///
+    /// Panics if the results cannot be allocated ([`RandomFeatures::try_gram_and_cross`]
+    /// returns that error instead).
     pub fn gram_and_cross(
         &self,
         x_train: MatRef<'_, f64>,
         x_test: MatRef<'_, f64>,
     ) -> (Mat<f64>, Mat<f64>) {
+        or_panic(self.try_gram_and_cross(x_train, x_test))
+    }
+
+    /// [`RandomFeatures::gram_and_cross`], or [`Error::Alloc`] if the Gram matrix, the test
+    /// kernel rows or a chunk of features cannot be allocated.
+    pub fn try_gram_and_cross(
+        &self,
+        x_train: MatRef<'_, f64>,
+        x_test: MatRef<'_, f64>,
+    ) -> Result<(Mat<f64>, Mat<f64>)> {
         self.check_input(x_train, "x_train");
         self.check_input(x_test, "x_test");
         if self.params.activation == Activation::Identity {
-            return (self.gram(x_train), self.cross_gram(x_train, x_test));
+            return Ok((
+                self.try_gram(x_train)?,
+                self.try_cross_gram(x_train, x_test)?,
+            ));
         }
         let n = x_train.nrows();
-        let mut g = Mat::zeros(n, n);
-        let mut c = Mat::zeros(x_test.nrows(), n);
+        let mut g = try_zeros(n, n, "Gram matrix")?;
+        let mut c = try_zeros(x_test.nrows(), n, "test kernel matrix")?;
         let alpha = 1.0 / self.params.width as f64;
         self.for_each_chunk(&[x_train, x_test], |_, _, hs| {
             triangular::matmul(
@@ -392,9 +437,9 @@ impl RandomFeatures {
                 alpha,
                 par(),
             );
-        });
+        })?;
         symmetrize(&mut g);
-        (g, c)
+        Ok((g, c))
     }
 
     /// The per-class mean feature vectors mu_c (k x p), computed chunk by chunk (the n x p
@@ -433,7 +478,7 @@ impl RandomFeatures {
                     }
                 }
             }
-        });
+        })?;
         Ok(means)
     }
 

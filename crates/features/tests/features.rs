@@ -342,3 +342,15 @@ fn limit_kernel_cross_matches_gram_block() {
         }
     }
 }
+
+/// A limit kernel matrix that cannot be allocated (2^40 x 2^40 points with no coordinates:
+/// no real memory) is an error, not an abort.
+#[test]
+fn unallocatable_kernel_is_an_error() {
+    let x = MatRef::<f64>::from_column_major_slice(&[], 1 << 40, 0);
+    let err = imbalance_features::limit_kernel(Activation::Relu, 0.0, x, x).unwrap_err();
+    assert!(
+        matches!(&err, imbalance_features::Error::Alloc(e) if e.what == "kernel matrix"),
+        "{err:?}"
+    );
+}

@@ -1,6 +1,7 @@
 //! The error type of the crate.
 
-/// Everything that can be wrong in a user-supplied mixture description.
+/// Everything that can be wrong in a user-supplied mixture description, or a buffer that
+/// cannot be allocated.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
     /// Invalid class counts: fewer than two classes, or a class with no training samples.
@@ -91,6 +92,9 @@ pub enum Error {
         /// The rejected value.
         value: f64,
     },
+    /// A large buffer (X, the Gram matrix) could not be allocated.
+    #[error(transparent)]
+    Alloc(#[from] imbalance_core::alloc::AllocError),
 }
 
 /// Result alias of the crate.

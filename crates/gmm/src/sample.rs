@@ -9,8 +9,12 @@ use rand::{Rng, RngExt};
 use rand_distr::{ChiSquared, StandardNormal};
 use rayon::prelude::*;
 
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::Result;
 use crate::mixture::Mixture;
 use crate::seeding::chunk_rng;
+use imbalance_core::alloc::try_zeros;
 
 /// Rows per independently seeded chunk. Fixed (never derived from the thread count)
 /// so the output is the same on any machine.
@@ -22,10 +26,23 @@ const ROW_CHUNK: usize = 32;
 /// Parallel over fixed row chunks, each with its own stream seeded from one `u64`
 /// drawn from `rng` and the chunk index: the result does not depend on the number of
 /// threads.
+///
+/// Panics if X cannot be allocated; [`try_sample_x`] returns the error instead.
 pub fn sample_x<R: Rng + ?Sized>(mix: &Mixture, rng: &mut R) -> (Mat<f64>, Vec<usize>) {
+    or_panic(try_sample_x(mix, rng))
+}
+
+/// [`sample_x`], or [`Error::Alloc`] if X (n x p) cannot be allocated.
+pub fn try_sample_x<R: Rng + ?Sized>(mix: &Mixture, rng: &mut R) -> Result<(Mat<f64>, Vec<usize>)> {
     let labels = mix.labels();
-    let x = sample_rows(mix, &labels, rng);
-    (x, labels)
+    let x = sample_rows(mix, &labels, rng)?;
+    Ok((x, labels))
+}
+
+/// The value, or a panic with the error's message (the infallible forms of the `try_`
+/// functions, for callers that checked the sizes).
+fn or_panic<T>(r: Result<T>) -> T {
+    r.unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Samples `m` fresh points of class `class` (an m x p matrix), e.g. test points.
@@ -38,16 +55,16 @@ pub fn sample_class<R: Rng + ?Sized>(
     rng: &mut R,
 ) -> Mat<f64> {
     assert!(class < mix.k(), "class {class} out of range 0..{}", mix.k());
-    sample_rows(mix, &vec![class; m], rng)
+    or_panic(sample_rows(mix, &vec![class; m], rng))
 }
 
 /// Row i = mu_{labels[i]} + sigma z_i.
-fn sample_rows<R: Rng + ?Sized>(mix: &Mixture, labels: &[usize], rng: &mut R) -> Mat<f64> {
+fn sample_rows<R: Rng + ?Sized>(mix: &Mixture, labels: &[usize], rng: &mut R) -> Result<Mat<f64>> {
     let (n, p, sigma) = (labels.len(), mix.dim(), mix.sigma());
     let coords = mix.mean_coords();
     let given = mix.given();
     let seed: u64 = rng.random();
-    let mut x = Mat::<f64>::zeros(n, p);
+    let mut x = try_zeros(n, p, "sample matrix X")?;
     x.as_mut()
         .par_row_chunks_mut(ROW_CHUNK)
         .enumerate()
@@ -69,7 +86,7 @@ fn sample_rows<R: Rng + ?Sized>(mix: &Mixture, labels: &[usize], rng: &mut R) ->
                 }
             }
         });
-    x
+    Ok(x)
 }
 
 /// X X^T (n x n) for an n x p matrix X.
@@ -77,12 +94,19 @@ fn sample_rows<R: Rng + ?Sized>(mix: &Mixture, labels: &[usize], rng: &mut R) ->
 /// Only the lower triangle is computed (faer's triangular matmul, half the flops of a
 /// full GEMM, on all threads of the current rayon pool) and then mirrored, so the
 /// result is exactly symmetric.
+///
+/// Panics if the n x n result cannot be allocated; [`try_gram`] returns the error instead.
 pub fn gram(x: MatRef<'_, f64>) -> Mat<f64> {
+    or_panic(try_gram(x))
+}
+
+/// [`gram`], or [`Error::Alloc`] if the n x n result cannot be allocated.
+pub fn try_gram(x: MatRef<'_, f64>) -> Result<Mat<f64>> {
     let n = x.nrows();
-    let mut g = Mat::<f64>::zeros(n, n);
+    let mut g = try_zeros(n, n, "Gram matrix")?;
     gram_lower_into(g.as_mut(), Accum::Replace, x, 1.0);
     mirror_lower(g.as_mut());
-    g
+    Ok(g)
 }
 
 /// Lower triangle of `dst (+)= alpha * x x^T`.
@@ -134,8 +158,18 @@ pub struct TrainingSet {
 impl TrainingSet {
     /// From an explicit sample X (n x p) of `mix` and its labels.
     ///
-    /// Panics on shape mismatch (X not n x p, labels not of length n, or a label >= K).
+    /// Panics on shape mismatch (X not n x p, labels not of length n, or a label >= K), and
+    /// if the Gram matrix cannot be allocated ([`TrainingSet::try_from_x`] returns that error).
     pub fn from_x(mix: &Mixture, x: MatRef<'_, f64>, labels: Vec<usize>) -> TrainingSet {
+        or_panic(Self::try_from_x(mix, x, labels))
+    }
+
+    /// [`TrainingSet::from_x`], or [`Error::Alloc`] if the Gram matrix cannot be allocated.
+    pub fn try_from_x(
+        mix: &Mixture,
+        x: MatRef<'_, f64>,
+        labels: Vec<usize>,
+    ) -> Result<TrainingSet> {
         assert_eq!(
             x.ncols(),
             mix.dim(),
@@ -173,11 +207,11 @@ impl TrainingSet {
             Par::rayon(0),
         );
         reset_avx_state_everywhere();
-        TrainingSet {
-            gram: gram(x),
+        Ok(TrainingSet {
+            gram: try_gram(x)?,
             labels,
             mean_proj,
-        }
+        })
     }
 
     /// Samples the training set of `mix` without forming X, exactly in distribution
@@ -194,7 +228,16 @@ impl TrainingSet {
     /// triangular, L_ii^2 ~ chi2(p - r - i), L_ij ~ N(0, 1) below the diagonal) when
     /// p - r >= n; otherwise Z' is sampled explicitly (it is then narrower than n).
     /// Parallel parts use fixed chunks with their own seeds: thread-count independent.
+    ///
+    /// Panics if the Gram matrix or its workspace cannot be allocated;
+    /// [`TrainingSet::try_sample_direct`] returns the error instead.
     pub fn sample_direct<R: Rng + ?Sized>(mix: &Mixture, rng: &mut R) -> TrainingSet {
+        or_panic(Self::try_sample_direct(mix, rng))
+    }
+
+    /// [`TrainingSet::sample_direct`], or [`Error::Alloc`] if the Gram matrix (n x n) or its
+    /// workspace cannot be allocated.
+    pub fn try_sample_direct<R: Rng + ?Sized>(mix: &Mixture, rng: &mut R) -> Result<TrainingSet> {
         let (n, sigma) = (mix.n(), mix.sigma());
         let c = mix.mean_coords();
         let (k, r) = (c.nrows(), c.ncols());
@@ -212,13 +255,13 @@ impl TrainingSet {
             }
         }
 
-        let mut g = Mat::<f64>::zeros(n, n);
+        let mut g = try_zeros(n, n, "Gram matrix")?;
         if m >= n {
-            let l = bartlett_factor(n, m, seed);
+            let l = bartlett_factor(n, m, seed)?;
             wishart_lower_into(g.as_mut(), l.as_ref(), sigma * sigma, u.as_ref());
         } else {
             if m > 0 {
-                let z = gaussian_matrix(n, m, seed);
+                let z = gaussian_matrix(n, m, seed)?;
                 gram_lower_into(g.as_mut(), Accum::Replace, z.as_ref(), sigma * sigma);
             }
             if r > 0 {
@@ -237,11 +280,11 @@ impl TrainingSet {
             Par::rayon(0),
         );
         reset_avx_state_everywhere();
-        TrainingSet {
+        Ok(TrainingSet {
             gram: g,
             labels,
             mean_proj,
-        }
+        })
     }
 }
 
@@ -308,8 +351,8 @@ fn wishart_lower_into(dst: MatMut<'_, f64>, l: MatRef<'_, f64>, alpha: f64, u: M
 
 /// Lower-triangular Bartlett factor of Wishart_n(I, m) (needs m >= n): the diagonal
 /// L_ii = sqrt(chi2(m - i)), i = 0..n-1, and standard normals below it.
-fn bartlett_factor(n: usize, m: usize, seed: u64) -> Mat<f64> {
-    let mut l = Mat::<f64>::zeros(n, n);
+fn bartlett_factor(n: usize, m: usize, seed: u64) -> Result<Mat<f64>> {
+    let mut l = try_zeros(n, n, "Gram sampling workspace")?;
     l.as_mut()
         .par_row_chunks_mut(ROW_CHUNK)
         .enumerate()
@@ -329,12 +372,12 @@ fn bartlett_factor(n: usize, m: usize, seed: u64) -> Mat<f64> {
                 block[(i, row0 + i)] = crng.sample(chi2).sqrt();
             }
         });
-    l
+    Ok(l)
 }
 
 /// An n x m matrix of independent standard normals, in fixed row chunks.
-fn gaussian_matrix(n: usize, m: usize, seed: u64) -> Mat<f64> {
-    let mut z = Mat::<f64>::zeros(n, m);
+fn gaussian_matrix(n: usize, m: usize, seed: u64) -> Result<Mat<f64>> {
+    let mut z = try_zeros(n, m, "Gram sampling workspace")?;
     z.as_mut()
         .par_row_chunks_mut(ROW_CHUNK)
         .enumerate()
@@ -346,5 +389,5 @@ fn gaussian_matrix(n: usize, m: usize, seed: u64) -> Mat<f64> {
                 }
             }
         });
-    z
+    Ok(z)
 }

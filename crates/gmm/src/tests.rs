@@ -826,3 +826,23 @@ fn sample_errors_binary_matches_phi() {
         assert!((v - 0.23975).abs() < 5.0 * 0.0021, "{v}");
     }
 }
+
+/// A Gram matrix that cannot be allocated (here 2^40 samples with no coordinates: 8 * 2^80
+/// bytes, no real memory) is an error, not an abort.
+#[test]
+fn unallocatable_gram_is_an_error() {
+    let x = MatRef::<f64>::from_column_major_slice(&[], 1 << 40, 0);
+    match try_gram(x) {
+        Err(Error::Alloc(e)) => {
+            assert_eq!((e.what, e.rows, e.cols), ("Gram matrix", 1 << 40, 1 << 40));
+            assert!(
+                e.to_string().contains("cannot allocate the Gram matrix"),
+                "{e}"
+            );
+        }
+        other => panic!("{:?}", other.map(|g| g.nrows())),
+    }
+    // A small one still works.
+    let x = Mat::<f64>::from_fn(3, 2, |i, j| (i + j) as f64);
+    assert_eq!(try_gram(x.as_ref()).unwrap(), gram(x.as_ref()));
+}

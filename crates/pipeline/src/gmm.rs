@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use imbalance_gmm::{Mixture, TrainingSet, sample_x};
+use imbalance_gmm::{Mixture, TrainingSet, try_sample_x};
 use imbalance_gradflow::{FlowOptions, Horizon, Trained, train};
 use imbalance_losses::Method;
 use imbalance_theory::{GenzOptions, PredictOptions, Prediction, predict};
@@ -84,10 +84,10 @@ pub fn simulate_gmm<R: Rng + ?Sized>(
     let loss = method.loss(counts)?;
     let offsets = method.prediction_offsets(counts)?;
     let set = match sampler {
-        Sampler::Direct => TrainingSet::sample_direct(mixture, rng),
+        Sampler::Direct => TrainingSet::try_sample_direct(mixture, rng)?,
         Sampler::Explicit => {
-            let (x, labels) = sample_x(mixture, rng);
-            TrainingSet::from_x(mixture, x.as_ref(), labels)
+            let (x, labels) = try_sample_x(mixture, rng)?;
+            TrainingSet::try_from_x(mixture, x.as_ref(), labels)?
         }
     };
     let trained = train(set.gram.as_ref(), &set.labels, &loss, horizon, flow)?;

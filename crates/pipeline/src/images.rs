@@ -375,7 +375,7 @@ impl FeatureMap {
     pub fn gram(&self, x: MatRef<'_, f64>) -> Result<Mat<f64>> {
         self.check_dim("x", x)?;
         Ok(match (&self.map, self.spec) {
-            (Some(map), _) => map.gram(x),
+            (Some(map), _) => map.try_gram(x)?,
             (None, FeatureSpec::Limit { activation }) => limit_gram(activation, 0.0, x)?,
             (None, _) => unreachable!("random and identity features have a map"),
         })
@@ -391,7 +391,7 @@ impl FeatureMap {
         self.check_dim("x_train", x_train)?;
         self.check_dim("x_test", x_test)?;
         Ok(match (&self.map, self.spec) {
-            (Some(map), _) => map.gram_and_cross(x_train, x_test),
+            (Some(map), _) => map.try_gram_and_cross(x_train, x_test)?,
             (None, FeatureSpec::Limit { activation }) => (
                 limit_gram(activation, 0.0, x_train)?,
                 limit_kernel(activation, 0.0, x_test, x_train)?,
