@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use clap::Args;
 use imbalance_losses::MethodName;
-use imbalance_pipeline::{mixture_stats, predict_cost, predict_gmm};
+use imbalance_pipeline::{mixture_stats, predict_cost, predict_gmm, tune_cost};
 use imbalance_theory::{Objective, PredictOptions, tune};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
@@ -155,7 +155,7 @@ pub fn check_tune(args: &TuneArgs) -> Result<()> {
     check_method_horizon(&name.with_params(&[])?, horizon)?;
     let counts = args.gmm.counts()?;
     args.memory
-        .check(&predict_cost(&counts, horizon), args.gmm.counts_flag())
+        .check(&tune_cost(&counts, horizon), args.gmm.counts_flag())
 }
 
 /// The method `--method` names, unless it has nothing to tune.

@@ -389,6 +389,25 @@ pub fn predict_cost(counts: &[usize], horizon: Horizon) -> Estimate {
     est
 }
 
+/// Most predictions one `imbalance_theory::tune` makes: its 21-point scan, up to 3 doublings of
+/// the range (21 points each), the prediction at the best scan point, at most 40 of Brent's
+/// refinement and the final one.
+pub const TUNE_MAX_PREDICTIONS: u64 = 21 * 4 + 1 + 40 + 1;
+
+/// The size of tuning a method on `counts` at `horizon`: [`predict_cost`]'s memory, and its work
+/// for each of up to [`TUNE_MAX_PREDICTIONS`] predictions.
+pub fn tune_cost(counts: &[usize], horizon: Horizon) -> Estimate {
+    let mut est = predict_cost(counts, horizon);
+    for w in &mut est.work {
+        w.ops = w.ops.and_then(|o| o.checked_mul(TUNE_MAX_PREDICTIONS));
+        w.what = format!(
+            "{}, in each of up to {TUNE_MAX_PREDICTIONS} predictions of the tuning",
+            w.what
+        );
+    }
+    est
+}
+
 /// The size of [`crate::train_images`] on `counts` (n training images), `n_test` test images
 /// and `n_pool` pool images of dimension `input_dim`, under `features`, with `moment_samples`
 /// per class for the theory.
@@ -584,6 +603,26 @@ mod tests {
         ));
         let est = simulate_cost(&[200, 20], 100, Sampler::Direct, 10, 10_000);
         assert!(est.check(limit(1)).is_ok());
+    }
+
+    #[test]
+    fn tuning_multiplies_the_theory_work() {
+        // K = 1000: 1e12 multiply-adds per prediction passes, 126 of them exceed 1e14.
+        assert!(
+            predict_cost(&[10; 1000], Horizon::Finite(10.0))
+                .check(limit(22))
+                .is_ok()
+        );
+        let e = tune_cost(&[10; 1000], Horizon::Finite(10.0))
+            .check(limit(22))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("126 predictions of the tuning"), "{e}");
+        assert!(
+            tune_cost(&[10; 100], Horizon::Finite(10.0))
+                .check(limit(22))
+                .is_ok()
+        );
     }
 
     #[test]

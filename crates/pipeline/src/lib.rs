@@ -11,7 +11,9 @@ pub use bridge::{
     AnisotropicStats, anisotropic_stats, exact_class_errors, mixture_stats, per_class_mean_std,
     row_major,
 };
-pub use cost::{Estimate, LimitSource, MemoryLimit, predict_cost, simulate_cost, train_cost};
+pub use cost::{
+    Estimate, LimitSource, MemoryLimit, predict_cost, simulate_cost, train_cost, tune_cost,
+};
 pub use error::{Error, Result, Sample};
 pub use gmm::{GmmRun, Sampler, predict_gmm, simulate_gmm};
 pub use images::{
