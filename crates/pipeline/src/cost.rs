@@ -142,7 +142,8 @@ fn total(counts: &[usize]) -> Option<u64> {
         .try_fold(0u64, |acc, &c| acc.checked_add(u(c)))
 }
 
-/// A byte count for people: "320 GB", "1.5 MB" (powers of 1000).
+/// A byte count for people, three significant digits: "320 GB", "19.6 GB", "1.5 MB" (powers
+/// of 1000), so that a need and a limit close to it do not print alike.
 pub fn format_bytes(bytes: Option<u64>) -> String {
     let Some(b) = bytes else {
         return "more than 18 EB".to_string();
@@ -154,7 +155,7 @@ pub fn format_bytes(bytes: Option<u64>) -> String {
         v /= 1000.0;
         i += 1;
     }
-    if i == 0 || v >= 10.0 {
+    if i == 0 || v >= 100.0 {
         format!("{v:.0} {}", units[i])
     } else {
         format!("{v:.1} {}", units[i])
@@ -711,6 +712,8 @@ mod tests {
         assert_eq!(format_bytes(Some(320 * GB)), "320 GB");
         assert_eq!(format_bytes(Some(1_500_000)), "1.5 MB");
         assert_eq!(format_bytes(Some(12)), "12 B");
+        assert_eq!(format_bytes(Some(19_600_000_000)), "19.6 GB");
+        assert_eq!(format_bytes(Some(20_000_000_000)), "20.0 GB");
         assert_eq!(format_bytes(None), "more than 18 EB");
     }
 }
