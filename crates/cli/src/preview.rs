@@ -214,18 +214,9 @@ pub fn run_preview(args: &PreviewArgs) -> Result<()> {
     let class_counts = check(args)?;
     let pool = load_pool(args)?;
     let k = pool.class_names.len();
-    if args.class_counts.counts.is_none() && args.class_counts.profile.is_none() && k != 10 {
-        return Err(usage(
-            "--counts",
-            format!(
-                "missing: the data have {k} classes, so the default counts (for 10 classes) do not apply; give --counts N0,...,N{} or --profile",
-                k - 1
-            ),
-        ));
-    }
     // The same generator, in the same order, as `imbalance train`: counts, then subsample.
     let mut rng = Pcg64::seed_from_u64(args.seed);
-    let counts = class_counts.resolve(k, &mut rng)?;
+    let counts = args.class_counts.resolve(&class_counts, k, &mut rng)?;
     let rows = subsample(&pool.labels, &counts, &mut rng)?;
     let mut shown = vec![Vec::new(); k];
     for &i in &rows {

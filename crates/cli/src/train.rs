@@ -262,16 +262,7 @@ fn features_data(
     rng: &mut Pcg64,
 ) -> Result<(Data, Vec<usize>)> {
     let k = fs.num_classes;
-    if args.class_counts.counts.is_none() && args.class_counts.profile.is_none() && k != 10 {
-        return Err(usage(
-            "--counts",
-            format!(
-                "missing: the data have {k} classes, so the default counts (for 10 classes) do not apply; give --counts N0,...,N{} or --profile",
-                k - 1
-            ),
-        ));
-    }
-    let counts = class_counts.resolve(k, rng)?;
+    let counts = args.class_counts.resolve(class_counts, k, rng)?;
     Ok((Data::Features(fs), counts))
 }
 
@@ -305,6 +296,26 @@ pub struct ImageCountsArgs {
 }
 
 impl ImageCountsArgs {
+    /// `class_counts` (from [`Self::class_counts`]) for data with `k` classes, random choices
+    /// drawn from `rng`; the default counts are for 10 classes only.
+    pub(crate) fn resolve<R: rand::Rng + ?Sized>(
+        &self,
+        class_counts: &ClassCounts,
+        k: usize,
+        rng: &mut R,
+    ) -> Result<Vec<usize>> {
+        if self.counts.is_none() && self.profile.is_none() && k != 10 {
+            return Err(usage(
+                "--counts",
+                format!(
+                    "missing: the data have {k} classes, so the default counts (for 10 classes) do not apply; give --counts N0,...,N{} or --profile",
+                    k - 1
+                ),
+            ));
+        }
+        Ok(class_counts.resolve(k, rng)?)
+    }
+
     /// The class counts described by the flags.
     pub(crate) fn class_counts(&self) -> Result<ClassCounts> {
         match (&self.counts, self.profile) {
