@@ -116,6 +116,71 @@ impl Progress {
     }
 }
 
+/// A sign of life on stderr while a computation with no steps to count runs (a theory
+/// prediction or tuning at many classes can take minutes): after `FIRST` and then every
+/// `EVERY` of running, one line `WHAT: still computing after N s` (rewritten in place on a
+/// terminal). Nothing is printed for a computation that ends sooner; it stops when dropped.
+pub struct Heartbeat {
+    stop: std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+    thread: Option<std::thread::JoinHandle<bool>>,
+}
+
+impl Heartbeat {
+    /// Starts the heartbeat of `what` (e.g. "predict: 100 classes").
+    pub fn start(what: String) -> Self {
+        use std::time::Duration;
+        let terminal = std::io::stderr().is_terminal();
+        // Off a terminal (logs, pipes, tests) lines are kept, so fewer of them.
+        let (first, every) = if terminal {
+            (Duration::from_secs(3), Duration::from_secs(1))
+        } else {
+            (Duration::from_secs(30), Duration::from_secs(30))
+        };
+        let stop = std::sync::Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let start = std::time::Instant::now();
+            let (lock, cvar) = &*flag;
+            let mut wait = first;
+            let mut printed = false;
+            let mut stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                let (guard, timeout) = cvar
+                    .wait_timeout_while(stopped, wait, |s| !*s)
+                    .unwrap_or_else(|e| e.into_inner());
+                stopped = guard;
+                if !timeout.timed_out() {
+                    return printed;
+                }
+                let s = start.elapsed().as_secs();
+                if terminal {
+                    eprint!("\r{what}: still computing after {s} s   ");
+                } else {
+                    eprintln!("{what}: still computing after {s} s");
+                }
+                printed = true;
+                wait = every;
+            }
+        });
+        Self {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        let (lock, cvar) = &*self.stop;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        cvar.notify_all();
+        let printed = self.thread.take().and_then(|t| t.join().ok());
+        if printed == Some(true) && std::io::stderr().is_terminal() {
+            eprintln!();
+        }
+    }
+}
+
 /// Shows the pipeline's finished stages as steps of a [`Progress`], after the `offset` steps
 /// the command did itself.
 pub struct StageProgress<'a> {

@@ -4,7 +4,9 @@ use std::time::Instant;
 
 use clap::Args;
 use imbalance_losses::MethodName;
-use imbalance_pipeline::{mixture_stats, predict_cost, predict_gmm, tune_cost};
+use imbalance_pipeline::{
+    TUNE_MAX_PREDICTIONS, mixture_stats, predict_cost, predict_gmm, tune_cost,
+};
 use imbalance_theory::{Objective, PredictOptions, tune};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
@@ -16,7 +18,7 @@ use crate::args::{
 };
 use crate::error::{Result, usage};
 use crate::limits::MemoryArgs;
-use crate::output::{ErrorSummary, print_json};
+use crate::output::{ErrorSummary, Heartbeat, print_json};
 
 /// Arguments of `imbalance predict`.
 #[derive(Debug, Clone, Args)]
@@ -60,6 +62,7 @@ struct PredictOutcome {
 fn compute_predict(args: &PredictArgs) -> Result<PredictOutcome> {
     let start = Instant::now();
     check_predict(args)?;
+    let _alive = Heartbeat::start(format!("predict: {} classes", args.gmm.counts()?.len()));
     let method = args.method.method()?;
     let horizon = args.time.horizon()?;
     let mixture = args
@@ -181,6 +184,10 @@ struct TuneOutcome {
 fn compute_tune(args: &TuneArgs) -> Result<TuneOutcome> {
     let start = Instant::now();
     check_tune(args)?;
+    let _alive = Heartbeat::start(format!(
+        "tune: {} classes, up to {TUNE_MAX_PREDICTIONS} predictions",
+        args.gmm.counts()?.len()
+    ));
     let name = tuned_method(args)?;
     let objective: Objective = args.objective.parse()?;
     let horizon = args.time.horizon()?;

@@ -12,7 +12,8 @@ pub use bridge::{
     row_major,
 };
 pub use cost::{
-    Estimate, LimitSource, MemoryLimit, predict_cost, simulate_cost, train_cost, tune_cost,
+    Estimate, LimitSource, MemoryLimit, TUNE_MAX_PREDICTIONS, predict_cost, simulate_cost,
+    train_cost, tune_cost,
 };
 pub use error::{Error, Result, Sample};
 pub use gmm::{GmmRun, Sampler, predict_gmm, simulate_gmm};
