@@ -1,13 +1,12 @@
 //! `imbalance train` (random features on real images, with the anisotropic theory beside the
 //! measurement), `imbalance fetch` and `imbalance import` (getting the data).
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Args;
 use imbalance_datasets::{
-    DatasetName, FeatureSet, ImageFolderOptions, InstallReport, LoadOptions, MinorityChoice, fetch,
+    DatasetName, FeatureSet, ImageFolderOptions, InstallReport, LoadOptions, MinorityChoice,
     image_folder_features, import, load, load_features, load_image_folders, resolve_data_dir,
 };
 use imbalance_gradflow::FlowOptions;
@@ -863,13 +862,30 @@ fn print_report(what: &str, name: DatasetName, report: &InstallReport) {
     );
 }
 
-/// Runs `imbalance fetch`.
+/// Runs `imbalance fetch` (a download needs the crate feature `fetch`, on by default).
 pub fn run_fetch(args: &FetchArgs) -> Result<()> {
     let name: DatasetName = args.dataset.parse()?;
     let dir = destination(args.data_dir.as_deref())?;
-    let report = fetch(name, &dir, std::io::stderr().is_terminal())?;
-    print_report("fetched", name, &report);
-    Ok(())
+    #[cfg(feature = "fetch")]
+    {
+        let report = imbalance_datasets::fetch(
+            name,
+            &dir,
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        )?;
+        print_report("fetched", name, &report);
+        Ok(())
+    }
+    #[cfg(not(feature = "fetch"))]
+    {
+        Err(usage(
+            "fetch",
+            format!(
+                "this build has no download support (imbalance-cli without its `fetch` feature); copy the files of {name} into {} with `imbalance import`",
+                dir.display()
+            ),
+        ))
+    }
 }
 
 /// Runs `imbalance import`.
