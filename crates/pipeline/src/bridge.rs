@@ -6,7 +6,10 @@
 use faer::{Mat, MatRef, Side};
 use imbalance_features::FeatureMoments;
 use imbalance_gmm::{LogitLaw, Mixture};
-use imbalance_theory::{GenzOptions, MixtureStats, class_error};
+use imbalance_theory::{
+    GenzOptions, MixtureStats, MonteCarloOptions, SHARED_MC_MIN_DIM, class_error,
+    shared_class_errors,
+};
 
 use crate::error::Result;
 
@@ -33,11 +36,26 @@ pub fn mixture_stats(mixture: &Mixture) -> Result<MixtureStats> {
 
 /// The exact error of each class under the Gaussian law of its test logits: the probability
 /// that class `y`'s logit plus `offsets[y]` is not the largest (a Gaussian orthant
-/// probability, computed by Genz's algorithm to `genz`'s accuracy). `offsets` are the
-/// method's prediction offsets (zeros for all but post-hoc methods).
+/// probability). `offsets` are the method's prediction offsets (zeros for all but post-hoc
+/// methods). Up to [`SHARED_MC_MIN_DIM`] classes each is computed by Genz's algorithm to
+/// `genz`'s accuracy; beyond, all classes share one Monte Carlo run
+/// ([`shared_class_errors`], standard error at most 1e-3 per class), because the covariance of
+/// a trained W's logits is the same for every class.
 pub fn exact_class_errors(law: &LogitLaw, offsets: &[f64], genz: &GenzOptions) -> Result<Vec<f64>> {
     let k = law.means.ncols();
     let cov = row_major_ref(law.cov.as_ref());
+    if k > SHARED_MC_MIN_DIM {
+        let means = row_major_ref(law.means.as_ref());
+        let classes: Vec<usize> = (0..law.means.nrows()).collect();
+        let est = shared_class_errors(
+            &means,
+            &cov,
+            &classes,
+            offsets,
+            &MonteCarloOptions::default(),
+        )?;
+        return Ok(est.error);
+    }
     (0..law.means.nrows())
         .map(|y| {
             let mean: Vec<f64> = (0..k).map(|c| law.means[(y, c)]).collect();

@@ -8,6 +8,7 @@ mod meanfield;
 mod mechanism;
 mod orthant;
 mod quad;
+mod shared_mc;
 pub mod special;
 mod stats;
 mod tune;
@@ -20,12 +21,13 @@ pub use imbalance_core::ode::OdeOptions;
 /// The training methods that the theory predicts, re-exported from `imbalance-losses`.
 pub use imbalance_losses::{Method, MethodName};
 pub use meanfield::{
-    PredictOptions, Prediction, finite_n_factor, logit_law, max_margin_dual, mean_field_dual,
-    predict,
+    PredictOptions, Prediction, SHARED_MC_MIN_DIM, finite_n_factor, logit_law, max_margin_dual,
+    mean_field_dual, predict,
 };
 pub use mechanism::{Mechanism, mechanism, mechanism_from_dual};
 pub use orthant::{OrthantEstimate, OrthantMethod, class_error_estimate, orthant_estimate};
 pub use quad::one_factor_orthant;
+pub use shared_mc::{MonteCarloOptions, SharedEstimate, shared_class_errors};
 pub use stats::{MixtureStats, NoiseModel};
 pub use tune::{Objective, Tuned, tune, tuning_range};
 

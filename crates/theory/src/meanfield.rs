@@ -28,7 +28,10 @@ use imbalance_losses::{Loss, Method};
 use rayon::prelude::*;
 
 use crate::genz::GenzOptions;
-use crate::orthant::{OrthantEstimate, ShiftedDiagonal, class_error_estimate};
+use crate::orthant::{
+    OrthantEstimate, OrthantMethod, ShiftedDiagonal, class_error_estimate, class_error_structured,
+};
+use crate::shared_mc::{MonteCarloOptions, shared_class_errors};
 use crate::{Error, MixtureStats, NoiseModel, Result};
 
 /// Options of [`predict`] and of everything built on it.
@@ -52,6 +55,9 @@ pub struct PredictOptions {
     pub ode: OdeOptions,
     /// Options of the orthant probabilities (K >= 4).
     pub genz: GenzOptions,
+    /// Options of the shared Monte Carlo, which answers for every class at once where Genz's
+    /// rule would work in [`SHARED_MC_MIN_DIM`] or more dimensions without structure.
+    pub monte_carlo: MonteCarloOptions,
     /// Add the training-set fluctuation of the logit means to the covariance (THEORY §4,
     /// "optional refinement"): the predicted error is then averaged over training sets.
     /// Default true (see the crate README for the comparison with the THEORY §6 table).
@@ -68,6 +74,7 @@ impl Default for PredictOptions {
         Self {
             ode: OdeOptions::default(),
             genz: GenzOptions::default(),
+            monte_carlo: MonteCarloOptions::default(),
             refinement: true,
             finite_n: false,
         }
@@ -902,6 +909,52 @@ fn logit_cov_of(stats: &MixtureStats, na: &[f64], y: usize, w: &[f64]) -> Vec<f6
     s
 }
 
+/// From this many comparisons per class (K - 1) on, the classes that no structured path answers
+/// share one Monte Carlo run instead of one Genz integral each. Measured crossover (criterion
+/// `orthant`, `shared_mc_vs_genz`): see the crate README. Below it nothing changed, so the
+/// K <= 10 results keep their numbers.
+pub const SHARED_MC_MIN_DIM: usize = 16;
+
+/// Fills the classes that `errors` leaves open (`None`, in the order of `reps`) from the shared
+/// Monte Carlo, one run per distinct covariance.
+fn shared_monte_carlo_rest(
+    errors: Vec<Option<OrthantEstimate>>,
+    reps: &[usize],
+    logit_means: &[Vec<f64>],
+    logit_cov: &[Vec<f64>],
+    logit_cov_index: &[usize],
+    offsets: &[f64],
+    opts: &MonteCarloOptions,
+) -> Result<Vec<OrthantEstimate>> {
+    let mut errors = errors;
+    let k = offsets.len();
+    let means: Vec<f64> = logit_means.iter().flatten().copied().collect();
+    for (i, cov) in logit_cov.iter().enumerate() {
+        let open: Vec<usize> = (0..reps.len())
+            .filter(|&r| errors[r].is_none() && logit_cov_index[reps[r]] == i)
+            .collect();
+        if open.is_empty() {
+            continue;
+        }
+        let classes: Vec<usize> = open.iter().map(|&r| reps[r]).collect();
+        let est = shared_class_errors(&means, cov, &classes, offsets, opts)?;
+        debug_assert_eq!(means.len(), k * k);
+        for (j, &r) in open.iter().enumerate() {
+            let e = est.error[j];
+            errors[r] = Some(OrthantEstimate {
+                probability: 1.0 - e,
+                complement: e,
+                method: OrthantMethod::SharedMonteCarlo { draws: est.draws },
+                error_bound: 3.0 * est.standard_error[j],
+            });
+        }
+    }
+    Ok(errors
+        .into_iter()
+        .map(|e| e.expect("every class is answered"))
+        .collect())
+}
+
 /// Per-class errors from a dual and prediction offsets.
 pub(crate) fn prediction_from_dual(
     stats: &MixtureStats,
@@ -924,6 +977,9 @@ pub(crate) fn prediction_from_dual(
         .iter()
         .map(|cov| ShiftedDiagonal::fit(cov, k))
         .collect();
+    // Large K without structure: Genz would work in K - 1 dimensions per class, so the
+    // classes left over share one set of Monte Carlo draws per distinct covariance.
+    let shared_mc = k > SHARED_MC_MIN_DIM;
     let rep_errors = reps
         .par_iter()
         .map(|&y| {
@@ -932,13 +988,26 @@ pub(crate) fn prediction_from_dual(
                 .as_ref()
                 .and_then(|s| s.class_error(&logit_means[y], y, &offsets, opts.genz.abs_tol));
             match fast {
-                Some(est) => Ok(est),
+                Some(est) => Ok(Some(est)),
+                None if shared_mc => {
+                    class_error_structured(&logit_means[y], &logit_cov[i], y, &offsets, &opts.genz)
+                }
                 None => {
                     class_error_estimate(&logit_means[y], &logit_cov[i], y, &offsets, &opts.genz)
+                        .map(Some)
                 }
             }
         })
-        .collect::<Result<Vec<OrthantEstimate>>>()?;
+        .collect::<Result<Vec<Option<OrthantEstimate>>>>()?;
+    let rep_errors = shared_monte_carlo_rest(
+        rep_errors,
+        &reps,
+        &logit_means,
+        &logit_cov,
+        &logit_cov_index,
+        &offsets,
+        &opts.monte_carlo,
+    )?;
     let orthant: Vec<OrthantEstimate> = (0..k)
         .map(|y| {
             rep_errors[reps

@@ -106,6 +106,12 @@ pub enum OrthantMethod {
         /// Number of non-degenerate components integrated.
         dim: usize,
     },
+    /// One shared set of Monte Carlo draws for every class ([`crate::shared_class_errors`]);
+    /// the error bound is 3 standard errors.
+    SharedMonteCarlo {
+        /// Draws used (for all classes together).
+        draws: usize,
+    },
 }
 
 impl std::fmt::Display for OrthantMethod {
@@ -127,6 +133,9 @@ impl std::fmt::Display for OrthantMethod {
                 )
             }
             Self::Genz { dim } => write!(f, "Genz lattice QMC in {dim} dimensions"),
+            Self::SharedMonteCarlo { draws } => {
+                write!(f, "shared Monte Carlo, {draws} draws for all classes")
+            }
         }
     }
 }
@@ -143,6 +152,20 @@ pub struct OrthantEstimate {
     /// Bound on the absolute error of `probability` and `complement` (see the module docs:
     /// for Genz it is 3 standard errors over the random shifts, a statistical estimate).
     pub error_bound: f64,
+}
+
+impl OrthantEstimate {
+    /// The standard error of a randomised method (Genz, the grouped lattice, the shared Monte
+    /// Carlo: a third of `error_bound`); 0 for the deterministic paths, whose `error_bound`
+    /// bounds the error outright.
+    pub fn standard_error(&self) -> f64 {
+        match self.method {
+            OrthantMethod::Genz { .. }
+            | OrthantMethod::GroupedLattice { .. }
+            | OrthantMethod::SharedMonteCarlo { .. } => self.error_bound / 3.0,
+            _ => 0.0,
+        }
+    }
 }
 
 /// Tolerance (correlation units) of the structure tests: exchangeable rows, one factor.
@@ -194,6 +217,30 @@ pub fn class_error_estimate(
     offsets: &[f64],
     opts: &GenzOptions,
 ) -> Result<OrthantEstimate> {
+    let est = class_error_paths(logit_mean, logit_cov, y, offsets, opts, true)?;
+    Ok(est.expect("the Genz fallback always answers"))
+}
+
+/// [`class_error_estimate`] by the structured paths only (1-5 of the module docs): `None`
+/// where only Genz's dense rule would answer.
+pub(crate) fn class_error_structured(
+    logit_mean: &[f64],
+    logit_cov: &[f64],
+    y: usize,
+    offsets: &[f64],
+    opts: &GenzOptions,
+) -> Result<Option<OrthantEstimate>> {
+    class_error_paths(logit_mean, logit_cov, y, offsets, opts, false)
+}
+
+fn class_error_paths(
+    logit_mean: &[f64],
+    logit_cov: &[f64],
+    y: usize,
+    offsets: &[f64],
+    opts: &GenzOptions,
+    genz_fallback: bool,
+) -> Result<Option<OrthantEstimate>> {
     opts.validate()?;
     let k = logit_mean.len();
     if k < 2 {
@@ -226,9 +273,11 @@ pub fn class_error_estimate(
                 .map(move |&c2| s(y, y) - s(y, c2) - s(c, y) + s(c, c2))
         })
         .collect();
-    let mut est = orthant_unchecked(&mean, &cov, opts)?;
-    est.complement = est.complement.clamp(0.0, 1.0);
-    Ok(est)
+    let est = orthant_paths(&mean, &cov, opts, GROUPED_LATTICE_MIN_DIM, genz_fallback)?;
+    Ok(est.map(|mut e| {
+        e.complement = e.complement.clamp(0.0, 1.0);
+        e
+    }))
 }
 
 fn check_finite(name: &'static str, v: &[f64]) -> Result<()> {
@@ -270,6 +319,18 @@ pub(crate) fn orthant_dispatch(
     opts: &GenzOptions,
     grouped_from: usize,
 ) -> Result<OrthantEstimate> {
+    let est = orthant_paths(mean, cov, opts, grouped_from, true)?;
+    Ok(est.expect("the Genz fallback always answers"))
+}
+
+/// The paths in order; without `genz_fallback`, `None` where only Genz would answer.
+fn orthant_paths(
+    mean: &[f64],
+    cov: &[f64],
+    opts: &GenzOptions,
+    grouped_from: usize,
+    genz_fallback: bool,
+) -> Result<Option<OrthantEstimate>> {
     let d = mean.len();
     let max_var = (0..d).map(|i| cov[i * d + i]).fold(0.0, f64::max);
     // Deterministic components: pass if their mean is > 0, else the probability is 0.
@@ -277,7 +338,7 @@ pub(crate) fn orthant_dispatch(
     for i in 0..d {
         if cov[i * d + i] <= 1e-14 * max_var || max_var == 0.0 {
             if mean[i] <= 0.0 {
-                return Ok(estimate(0.0, 1.0, OrthantMethod::Exact, 0.0));
+                return Ok(Some(estimate(0.0, 1.0, OrthantMethod::Exact, 0.0)));
             }
         } else {
             keep.push(i);
@@ -285,7 +346,7 @@ pub(crate) fn orthant_dispatch(
     }
     let m = keep.len();
     if m == 0 {
-        return Ok(estimate(1.0, 0.0, OrthantMethod::Exact, 0.0));
+        return Ok(Some(estimate(1.0, 0.0, OrthantMethod::Exact, 0.0)));
     }
     let sd: Vec<f64> = keep.iter().map(|&i| cov[i * d + i].sqrt()).collect();
     let lower: Vec<f64> = keep.iter().zip(&sd).map(|(&i, s)| -mean[i] / s).collect();
@@ -302,7 +363,12 @@ pub(crate) fn orthant_dispatch(
     match m {
         1 => {
             let p = normal_sf(lower[0]);
-            return Ok(estimate(p, normal_cdf(lower[0]), OrthantMethod::Exact, 0.0));
+            return Ok(Some(estimate(
+                p,
+                normal_cdf(lower[0]),
+                OrthantMethod::Exact,
+                0.0,
+            )));
         }
         2 => {
             if corr[1].abs() > 1.0 + 1e-8 {
@@ -312,14 +378,14 @@ pub(crate) fn orthant_dispatch(
                 });
             }
             let p = bivariate_normal_upper(lower[0], lower[1], corr[1]);
-            return Ok(estimate(p, 1.0 - p, OrthantMethod::Exact, 0.0));
+            return Ok(Some(estimate(p, 1.0 - p, OrthantMethod::Exact, 0.0)));
         }
         _ => {}
     }
     if let Some(est) = one_factor(&lower, &corr, m)
         && est.error_bound <= opts.abs_tol
     {
-        return Ok(est);
+        return Ok(Some(est));
     }
     if let Some(groups) = groups_of(&corr, m) {
         // Below GROUPED_LATTICE_MIN_DIM the quadrature is more accurate than Genz but would
@@ -329,22 +395,30 @@ pub(crate) fn orthant_dispatch(
             && let Some(est) = grouped_factor(&lower, &corr, m, &groups)
             && est.error_bound <= opts.abs_tol
         {
-            return Ok(est);
+            return Ok(Some(est));
         }
         if m >= grouped_from
             && let Some(est) = signed::signed_groups(&lower, &corr, m, &groups)
             && est.error_bound <= opts.abs_tol
         {
-            return Ok(est);
+            return Ok(Some(est));
         }
         if let Some(est) = grouped_lattice(&lower, &corr, m, &groups, opts)
             && est.error_bound <= opts.abs_tol
         {
-            return Ok(est);
+            return Ok(Some(est));
         }
     }
+    if !genz_fallback {
+        return Ok(None);
+    }
     let (p, err) = genz(&lower, &corr, m, opts)?;
-    Ok(estimate(p, 1.0 - p, OrthantMethod::Genz { dim: m }, err))
+    Ok(Some(estimate(
+        p,
+        1.0 - p,
+        OrthantMethod::Genz { dim: m },
+        err,
+    )))
 }
 
 /// Path 2: one shared factor.
