@@ -41,16 +41,20 @@ impl ErrorSummary {
         })
     }
 
-    /// A human-readable table, with a std column when given.
-    pub fn print_table(&self, counts: &[usize], std: Option<&[f64]>) {
-        println!(
-            "class  n_train  error{}",
-            if std.is_some() { "    std" } else { "" }
-        );
+    /// A human-readable table, with a second column when given: `std` over seeds, or the
+    /// standard error `±` of a randomised computation.
+    pub fn print_table(&self, counts: &[usize], extra: Option<Column<'_>>) {
+        let head = match extra {
+            Some(Column::Std(_)) => "    std",
+            Some(Column::Se(_)) => "        ±",
+            None => "",
+        };
+        println!("class  n_train  error{head}");
         for (c, e) in self.per_class.iter().enumerate() {
             let n = counts.get(c).copied().unwrap_or(0);
-            match std {
-                Some(s) => println!("{c:>5}  {n:>7}  {e:.4}  {:.4}", s[c]),
+            match extra {
+                Some(Column::Std(s)) => println!("{c:>5}  {n:>7}  {e:.4}  {:.4}", s[c]),
+                Some(Column::Se(s)) => println!("{c:>5}  {n:>7}  {e:.4}  ± {:.4}", s[c]),
                 None => println!("{c:>5}  {n:>7}  {e:.4}"),
             }
         }
@@ -59,6 +63,15 @@ impl ErrorSummary {
             self.balanced, self.worst
         );
     }
+}
+
+/// The optional second column of [`ErrorSummary::print_table`].
+#[derive(Debug, Clone, Copy)]
+pub enum Column<'a> {
+    /// Standard deviation over seeds.
+    Std(&'a [f64]),
+    /// Standard error of a randomised computation (shown as `± se`).
+    Se(&'a [f64]),
 }
 
 /// Errors unless every value of `what` is a finite number.

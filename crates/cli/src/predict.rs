@@ -18,7 +18,7 @@ use crate::args::{
 };
 use crate::error::{Result, usage};
 use crate::limits::MemoryArgs;
-use crate::output::{ErrorSummary, Heartbeat, print_json};
+use crate::output::{Column, ErrorSummary, Heartbeat, print_json};
 
 /// Arguments of `imbalance predict`.
 #[derive(Debug, Clone, Args)]
@@ -57,6 +57,8 @@ struct PredictOutcome {
     method: String,
     methods: Vec<String>,
     bound: f64,
+    /// Standard errors, when a randomised method answered for some class.
+    se: Option<Vec<f64>>,
 }
 
 fn compute_predict(args: &PredictArgs) -> Result<PredictOutcome> {
@@ -82,9 +84,11 @@ fn compute_predict(args: &PredictArgs) -> Result<PredictOutcome> {
         .iter()
         .map(|e| e.error_bound)
         .fold(0.0, f64::max);
+    let se = prediction.per_class_error_se();
     let summary = ErrorSummary::new(prediction.per_class_error)?;
     let counts = mixture.counts().to_vec();
     let mut json = summary.json();
+    json["per_class_error_se"] = json!(se);
     json["seconds"] = json!(start.elapsed().as_secs_f64());
     json["orthant"] = json!({ "methods": methods, "max_error_bound": bound });
     json["config"] = json!({
@@ -100,6 +104,7 @@ fn compute_predict(args: &PredictArgs) -> Result<PredictOutcome> {
         method: method.to_string(),
         methods,
         bound,
+        se: se.iter().any(|&s| s > 0.0).then_some(se),
     })
 }
 
@@ -118,7 +123,8 @@ pub fn run_predict(args: &PredictArgs) -> Result<()> {
             "predict (mean-field theory): counts {:?}, p = {}, snr = {}, method {}, T = {}",
             out.counts, args.gmm.dim, args.gmm.snr, out.method, args.time.time
         );
-        out.summary.print_table(&out.counts, None);
+        out.summary
+            .print_table(&out.counts, out.se.as_deref().map(Column::Se));
         println!(
             "orthant: {} (error bound <= {:.1e})",
             out.methods.join("; "),
@@ -179,6 +185,8 @@ struct TuneOutcome {
     summary: ErrorSummary,
     counts: Vec<usize>,
     line: String,
+    /// Standard errors, when a randomised method answered for some class.
+    se: Option<Vec<f64>>,
 }
 
 fn compute_tune(args: &TuneArgs) -> Result<TuneOutcome> {
@@ -197,9 +205,11 @@ fn compute_tune(args: &TuneArgs) -> Result<TuneOutcome> {
     let stats = mixture_stats(&mixture)?;
     let tuned = tune(&stats, name, objective, horizon, &PredictOptions::default())?;
     let best = name.with_params(&[(tuned.param, tuned.value)])?;
+    let se = tuned.prediction.per_class_error_se();
     let summary = ErrorSummary::new(tuned.prediction.per_class_error.clone())?;
     let counts = mixture.counts().to_vec();
     let mut json = summary.json();
+    json["per_class_error_se"] = json!(se);
     json["best"] = json!({ "param": tuned.param, "value": tuned.value });
     json["objective_value"] = json!(tuned.error);
     json["curve"] = json!(tuned.curve);
@@ -225,6 +235,7 @@ fn compute_tune(args: &TuneArgs) -> Result<TuneOutcome> {
         summary,
         counts,
         line,
+        se: se.iter().any(|&s| s > 0.0).then_some(se),
     })
 }
 
@@ -240,7 +251,8 @@ pub fn run_tune(args: &TuneArgs) -> Result<()> {
         print_json(&out.json)
     } else {
         println!("{}", out.line);
-        out.summary.print_table(&out.counts, None);
+        out.summary
+            .print_table(&out.counts, out.se.as_deref().map(Column::Se));
         Ok(())
     }
 }

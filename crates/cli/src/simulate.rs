@@ -16,7 +16,7 @@ use crate::args::{
 };
 use crate::error::{Error, Result, usage};
 use crate::limits::MemoryArgs;
-use crate::output::{ErrorSummary, Progress};
+use crate::output::{Column, ErrorSummary, Progress};
 
 /// Arguments of `imbalance simulate`.
 #[derive(Debug, Clone, Args)]
@@ -173,7 +173,8 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
             args.seeds,
             args.test_per_class
         );
-        out.summary.print_table(&out.counts, Some(&out.std));
+        out.summary
+            .print_table(&out.counts, Some(Column::Std(&out.std)));
         println!(
             "exact error of each trained W (no test-sampling noise), mean over seeds: {}",
             out.exact_mean

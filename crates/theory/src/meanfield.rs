@@ -87,6 +87,14 @@ impl PredictOptions {
         Self { ode, ..self }
     }
 
+    /// These options with shared-Monte-Carlo options `monte_carlo`.
+    pub fn with_monte_carlo(self, monte_carlo: MonteCarloOptions) -> Self {
+        Self {
+            monte_carlo,
+            ..self
+        }
+    }
+
     /// These options with orthant-probability options `genz`.
     pub fn with_genz(self, genz: GenzOptions) -> Self {
         Self { genz, ..self }
@@ -142,6 +150,13 @@ pub struct Prediction {
 }
 
 impl Prediction {
+    /// The standard error of each class's error: that of the randomised orthant methods
+    /// (Genz, the shared Monte Carlo), 0 where a deterministic path answered (its
+    /// `error_bound` then bounds the error outright).
+    pub fn per_class_error_se(&self) -> Vec<f64> {
+        self.orthant.iter().map(|e| e.standard_error()).collect()
+    }
+
     /// The K x K covariance (row-major) of the test logits of a class-`y` point.
     pub fn logit_cov_of(&self, y: usize) -> &[f64] {
         &self.logit_cov[self.logit_cov_index[y]]

@@ -34,7 +34,11 @@ use crate::{Error, Result};
 pub const BLOCK: usize = 128;
 
 /// Options of the shared Monte Carlo.
+///
+/// `#[non_exhaustive]`: start from [`MonteCarloOptions::default`] and use the `with_*` setters
+/// (or set fields of a default value).
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct MonteCarloOptions {
     /// Draws are added until every class's standard error is at most this, > 0. Default 1e-3.
     pub target_se: f64,

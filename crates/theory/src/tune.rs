@@ -8,7 +8,7 @@ use imbalance_losses::{Method, MethodName};
 use rayon::prelude::*;
 
 use crate::meanfield::{PredictOptions, Prediction, predict};
-use crate::{Error, MixtureStats, Result};
+use crate::{Error, MixtureStats, OrthantMethod, Result};
 
 /// What tuning minimises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -191,7 +191,9 @@ fn brent_min(
 /// the upper end, the range is doubled, at most 3 times), then Brent's method in the bracket
 /// around the best scan point. The scan uses the Genz accuracy
 /// `max(opts.genz.abs_tol, 1e-3)` (it only has to find the bracket; K <= 3 and one-factor cases
-/// are exact anyway), the refinement and the final prediction use `opts`.
+/// are exact anyway) and the shared Monte Carlo's target `max(opts.monte_carlo.target_se, 3e-3)`;
+/// the refinement and the final prediction use `opts`, with the shared Monte Carlo's draws
+/// fixed to those of the best scan point's prediction (common random numbers).
 ///
 /// Errors: CE (nothing to tune), post-hoc LA at T = infinity, and anything `predict` rejects.
 pub fn tune(
@@ -218,6 +220,7 @@ pub fn tune(
     let method_at = |x: f64| -> Result<Method> { Ok(base.with_param(param, x.max(0.0))?) };
     let mut scan_opts = *opts;
     scan_opts.genz.abs_tol = opts.genz.abs_tol.max(1e-3);
+    scan_opts.monte_carlo.target_se = opts.monte_carlo.target_se.max(3e-3);
     let count = std::sync::atomic::AtomicUsize::new(0);
     let rhs = std::sync::atomic::AtomicUsize::new(0);
     let bump = || count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -264,12 +267,23 @@ pub fn tune(
     let mut best_pred = predict(stats, &method_at(best_x)?, horizon, opts)?;
     add_rhs(&best_pred);
     let mut best_err = objective.of(&best_pred);
+    // Common random numbers: where the shared Monte Carlo answers, every prediction of the
+    // refinement uses exactly the draws of `best_pred` (same seed, same count), so that the
+    // objective Brent minimises is a continuous function of the hyperparameter.
+    let mut refine_opts = *opts;
+    if let Some(draws) = best_pred.orthant.iter().find_map(|e| match e.method {
+        OrthantMethod::SharedMonteCarlo { draws } => Some(draws),
+        _ => None,
+    }) {
+        refine_opts.monte_carlo.min_draws = draws;
+        refine_opts.monte_carlo.max_draws = draws;
+    }
     let flat = curve.iter().all(|&(_, e)| (e - curve[0].1).abs() <= 1e-12);
     if !flat {
         let (x, _) = brent_min(
             |x| {
                 bump();
-                let p = predict(stats, &method_at(x)?, horizon, opts)?;
+                let p = predict(stats, &method_at(x)?, horizon, &refine_opts)?;
                 add_rhs(&p);
                 Ok(objective.of(&p))
             },
@@ -279,7 +293,7 @@ pub fn tune(
             40,
         )?;
         bump();
-        let pred = predict(stats, &method_at(x)?, horizon, opts)?;
+        let pred = predict(stats, &method_at(x)?, horizon, &refine_opts)?;
         add_rhs(&pred);
         let err = objective.of(&pred);
         if err < best_err {

@@ -158,7 +158,7 @@ fn deterministic_for_any_thread_count() {
 
 /// What antithetic pairs and conditioning gain, at a fixed number of draws (K = 30, errors
 /// 0.1-0.6). Measured largest standard errors at 2^15 draws: plain indicators 2.76e-3,
-/// antithetic pairs 2.01e-3, both 1.23e-3, i.e. 5x fewer draws for the same accuracy. Each
+/// antithetic pairs 2.03e-3, both 1.24e-3, i.e. 5x fewer draws for the same accuracy. Each
 /// must gain at least 10% in standard error.
 #[test]
 fn variance_reduction_is_measured() {
@@ -253,7 +253,7 @@ fn bad_input_is_refused() {
 }
 
 /// An independent reference for the whole prediction at K = 100 (exp profile, ratio 100,
-/// LA with tau = 1, T = 1e6), written from the formulas of docs/theory.md and sharing no code
+/// LA with tau = 1, T = 1e6), written from the mean-field formulas (crate README) and sharing no code
 /// with `predict` but the generic ODE integrator:
 /// - orthogonal means decouple the mean-field ODE into one K-vector ODE per class,
 ///   `dz/dt = -(lambda_c / n) (softmax(z + tau log pi) - e_c)` with
