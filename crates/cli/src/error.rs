@@ -111,7 +111,7 @@ fn ode_message(e: &imbalance_gradflow::OdeError, what: &str) -> Option<Error> {
         O::NonFinite { t } => format!(
             "{what} became non-finite at t = {t:e}; give a smaller --time, or a smaller --snr or --noise"
         ),
-        O::BadOption { .. } => return None,
+        O::BadOption { .. } | O::Interrupted { .. } => return None,
     };
     Some(usage("--time", problem))
 }

@@ -2,7 +2,8 @@
 //!
 //! The commands write nothing until they end (results go to stdout at the end), so there is
 //! never a half-written file to protect. `simulate` stops at its safe point, between two
-//! seeds, and says how many seeds were done; `train` is one run with no safe point, so the
+//! seeds, or inside a seed, whose computation the libraries then cut short (see
+//! `imbalance_theory::interrupt`), and says how many seeds were done; `train` is one run with no safe point, so the
 //! signal ends it at once. Either way the process prints one line starting `interrupted:` on
 //! stderr and exits with code 130 (128 + SIGINT). A second signal always exits at once.
 
@@ -32,6 +33,7 @@ pub enum Mode {
 /// clears an earlier request.
 pub fn install(mode: Mode) {
     STOP.store(false, Ordering::SeqCst);
+    imbalance_theory::interrupt::clear();
     SAFE_POINTS.store(mode == Mode::SafePoints, Ordering::SeqCst);
     INSTALL.call_once(|| {
         // Without a handler (e.g. none can be installed) a signal kills the process, which
@@ -47,6 +49,9 @@ pub fn install(mode: Mode) {
                 eprintln!("interrupted again: stopping now; nothing was kept");
                 std::process::exit(i32::from(EXIT_CODE));
             }
+            // The long loops of the libraries (ODE steps, Monte Carlo blocks, Genz) stop too,
+            // so that the command reaches its safe point within about a second.
+            imbalance_theory::interrupt::request();
         });
     });
 }

@@ -82,6 +82,20 @@ struct SimulateOutcome {
     seconds: f64,
 }
 
+/// The message of a simulation stopped by a signal after `done` of `seeds` seeds.
+fn interrupted(done: usize, seeds: usize) -> Error {
+    let rerun = if done == 0 {
+        "rerun the same command".to_string()
+    } else {
+        format!(
+            "rerun the same command, or with --seeds {done} for the finished seeds alone (seed i uses --seed + i, so they give the same training sets)"
+        )
+    };
+    Error::Interrupted(format!(
+        "{done} of {seeds} seeds done, nothing printed; {rerun}"
+    ))
+}
+
 /// Runs the simulation; `show_progress` allows progress lines on a terminal's stderr.
 fn compute(args: &SimulateArgs, show_progress: bool) -> Result<SimulateOutcome> {
     let start = Instant::now();
@@ -104,18 +118,19 @@ fn compute(args: &SimulateArgs, show_progress: bool) -> Result<SimulateOutcome> 
             args.test_per_class,
             &opts,
             &mut rng,
-        )?;
+        );
+        // A signal during the seed: the libraries cut its computation short, so its result
+        // (or error) is discarded.
+        if crate::interrupt::requested() {
+            return Err(interrupted(i, args.seeds));
+        }
+        let run = run?;
         sampled.push(run.sampled_error);
         exact.push(run.exact_error);
         progress.step(i + 1);
         // The safe point: between two seeds (only `run` installs the handler).
         if i + 1 < args.seeds && crate::interrupt::requested() {
-            return Err(Error::Interrupted(format!(
-                "{} of {} seeds done, nothing printed; rerun the same command, or with --seeds {} for the finished seeds alone (seed i uses --seed + i, so they give the same training sets)",
-                i + 1,
-                args.seeds,
-                i + 1
-            )));
+            return Err(interrupted(i + 1, args.seeds));
         }
     }
     let (mean, std) = per_class_mean_std(&sampled);

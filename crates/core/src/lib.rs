@@ -3,6 +3,7 @@
 
 #[cfg(feature = "faer")]
 pub mod alloc;
+pub mod interrupt;
 pub mod ode;
 #[cfg(feature = "faer")]
 pub mod simd;

@@ -45,6 +45,12 @@ pub enum OdeError {
         /// Time reached.
         t: f64,
     },
+    /// A stop was requested ([`crate::interrupt::request`]).
+    #[error("the ODE integration was interrupted at t = {t:e}")]
+    Interrupted {
+        /// Time reached.
+        t: f64,
+    },
 }
 
 type Result<T> = std::result::Result<T, OdeError>;
@@ -265,6 +271,9 @@ where
 
     let mut err_prev: f64 = 1e-4;
     while u < u_end {
+        if crate::interrupt::requested() {
+            return Err(Error::Interrupted { t: time(u) });
+        }
         if stats.steps + stats.rejected >= opts.max_steps {
             return Err(Error::TooManySteps {
                 max_steps: opts.max_steps,
@@ -288,6 +297,11 @@ where
                 stage[i] = acc;
             }
             rhs(u + C[s] * h, &stage, &mut todo[0], &mut stats);
+            // Checked after every stage too: one right-hand side of a large flow takes a
+            // fraction of a second, a whole step several times that.
+            if crate::interrupt::requested() {
+                return Err(Error::Interrupted { t: time(u) });
+            }
             if s == 6 {
                 y_new.copy_from_slice(&stage);
             }

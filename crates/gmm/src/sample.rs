@@ -307,6 +307,11 @@ fn wishart_lower_into(dst: MatMut<'_, f64>, l: MatRef<'_, f64>, alpha: f64, u: M
     dst.par_col_chunks_mut(TILE)
         .enumerate()
         .for_each(|(jb, col)| {
+            // A stop request (imbalance_core::interrupt) skips the remaining blocks; the
+            // caller that asked for it discards the result.
+            if imbalance_core::interrupt::requested() {
+                return;
+            }
             let (j0, w) = (jb * TILE, col.ncols());
             let kdim = j0 + w;
             let lj = l.subrows(j0, w).subcols(0, kdim);
@@ -357,6 +362,9 @@ fn bartlett_factor(n: usize, m: usize, seed: u64) -> Result<Mat<f64>> {
         .par_row_chunks_mut(ROW_CHUNK)
         .enumerate()
         .for_each(|(chunk, mut block)| {
+            if imbalance_core::interrupt::requested() {
+                return; // discarded by the caller that asked for the stop
+            }
             let mut crng = chunk_rng(seed, chunk);
             let row0 = chunk * ROW_CHUNK;
             for j in 0..row0 + block.nrows() {

@@ -270,6 +270,7 @@ fn theory_items(k: u64, horizon: Horizon, est: &mut Estimate) {
         unit: "multiply-adds",
         input: Input::Counts,
     });
+    shared_mc_item(k, 1, est);
     if horizon == Horizon::Infinite && k <= DENSE_QP_MAX_K {
         let vars = k.checked_mul(k.saturating_sub(1));
         est.memory.push(MemoryItem {
@@ -287,6 +288,23 @@ fn theory_items(k: u64, horizon: Horizon, est: &mut Estimate) {
             input: Input::Counts,
         });
     }
+}
+
+/// The shared Monte Carlo of the per-class errors (more than
+/// [`imbalance_theory::SHARED_MC_MIN_DIM`] classes), `runs` times: at most its draw limit,
+/// each draw about 2 K^2 multiply-adds (the draw itself and every class's comparisons).
+fn shared_mc_item(k: u64, runs: u64, est: &mut Estimate) {
+    if k <= u(imbalance_theory::SHARED_MC_MIN_DIM) {
+        return;
+    }
+    let draws = u(imbalance_theory::MonteCarloOptions::default().max_draws);
+    est.work.push(WorkItem {
+        what: format!("the shared Monte Carlo of {k} classes' errors (up to {draws} draws)"),
+        ops: prod(&[runs, draws, 2, k, k]),
+        max: MAX_WORK,
+        unit: "multiply-adds",
+        input: Input::Counts,
+    });
 }
 
 /// The size of `simulate` (`seeds` runs of [`crate::simulate_gmm`] one after another).
@@ -364,6 +382,7 @@ pub fn simulate_cost(
         bytes: f64s(&[2, k, k, k]),
         input: Input::Counts,
     });
+    shared_mc_item(k, u(seeds), &mut est);
     if seeds > MAX_SEEDS {
         est.work.push(WorkItem {
             what: "the run".into(),

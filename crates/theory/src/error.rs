@@ -112,6 +112,9 @@ pub enum Error {
         /// What was given.
         value: String,
     },
+    /// A stop was requested ([`imbalance_core::interrupt::request`]) during a long computation.
+    #[error("the computation was interrupted")]
+    Interrupted,
     /// Building the loss failed (bad hyperparameter or counts).
     #[error(transparent)]
     Loss(#[from] imbalance_losses::Error),

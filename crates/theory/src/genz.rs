@@ -512,7 +512,11 @@ pub(crate) fn lattice_rule(
         let var = means.iter().map(|x| (x - mean).powi(2)).sum::<f64>()
             / (means.len() * (means.len() - 1)) as f64;
         let err = 3.0 * var.sqrt();
-        if err <= opts.abs_tol || 2 * done * opts.shifts > opts.max_points {
+        // A stop request ends the rule here (the caller discards the result).
+        if err <= opts.abs_tol
+            || 2 * done * opts.shifts > opts.max_points
+            || imbalance_core::interrupt::requested()
+        {
             return (mean.clamp(0.0, 1.0), err);
         }
         target = 2 * done;

@@ -17,6 +17,9 @@ pub use closed_form::{closed_form_binary, closed_form_infinite};
 pub use error::{Error, Result};
 pub use genz::{GenzOptions, class_error, orthant_probability};
 pub use imbalance_core::Horizon;
+/// The process-wide stop request that the theory's long loops look at (re-exported from
+/// `imbalance-core`, for callers that depend on this crate alone).
+pub use imbalance_core::interrupt;
 pub use imbalance_core::ode::OdeOptions;
 /// The training methods that the theory predicts, re-exported from `imbalance-losses`.
 pub use imbalance_losses::{Method, MethodName};

@@ -225,6 +225,19 @@ fn flow_dual(
     opts: &PredictOptions,
     rhs_evals: &mut usize,
 ) -> Result<Vec<f64>> {
+    flow_dual_with(stats, method, t_end, opts, rhs_evals, true)
+}
+
+/// [`flow_dual`], with the merging of equal coordinates ([`reduced_class_loss`]) allowed or
+/// not (the tests compare the two).
+pub(crate) fn flow_dual_with(
+    stats: &MixtureStats,
+    method: &Method,
+    t_end: f64,
+    opts: &PredictOptions,
+    rhs_evals: &mut usize,
+    merge_coordinates: bool,
+) -> Result<Vec<f64>> {
     let k = stats.k();
     let loss = method.loss(stats.counts())?;
     let (mut g, lambda) = logit_map(stats);
@@ -245,7 +258,12 @@ fn flow_dual(
                 continue;
             }
             let grr = g[r * k + r];
-            let state = match reduced_class_loss(&loss, r) {
+            let reduced = if merge_coordinates {
+                reduced_class_loss(&loss, r)
+            } else {
+                None
+            };
+            let state = match reduced {
                 // Coordinates the loss treats alike follow one equation: u of them.
                 Some((reduced, coord, mult)) => {
                     let u = mult.len();

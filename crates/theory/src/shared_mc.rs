@@ -166,7 +166,7 @@ pub fn shared_class_errors(
         return Err(Error::ClassOutOfRange { class, k });
     }
     let plan = Plan::new(logit_means, cov, classes, offsets, opts.conditioning)?;
-    Ok(plan.run(opts))
+    plan.run(opts)
 }
 
 /// `S = F F^T` with `F` K x r lower trapezoidal: the Cholesky factor with the columns of
@@ -301,7 +301,7 @@ impl Plan {
         Ok(Self { k, factor, classes })
     }
 
-    fn run(&self, opts: &MonteCarloOptions) -> SharedEstimate {
+    fn run(&self, opts: &MonteCarloOptions) -> Result<SharedEstimate> {
         let nc = self.classes.len();
         let mut sums = vec![[0.0f64; 2]; nc];
         let mut blocks = 0usize;
@@ -309,10 +309,20 @@ impl Plan {
         let max_blocks = blocks_for(opts.max_draws);
         let mut target_blocks = blocks_for(opts.min_draws).min(max_blocks);
         loop {
+            // A stop request skips the remaining blocks and ends the run with an error.
             let new: Vec<Vec<[f64; 2]>> = (blocks..target_blocks)
                 .into_par_iter()
-                .map(|b| self.block(opts.seed, b))
+                .map(|b| {
+                    if imbalance_core::interrupt::requested() {
+                        Vec::new()
+                    } else {
+                        self.block(opts.seed, b)
+                    }
+                })
                 .collect();
+            if imbalance_core::interrupt::requested() {
+                return Err(Error::Interrupted);
+            }
             for block in &new {
                 for (s, v) in sums.iter_mut().zip(block) {
                     s[0] += v[0];
@@ -327,11 +337,11 @@ impl Plan {
             };
             let worst = sums.iter().map(se).fold(0.0, f64::max);
             if worst <= opts.target_se || blocks >= max_blocks {
-                return SharedEstimate {
+                return Ok(SharedEstimate {
                     error: sums.iter().map(|s| s[0] / pairs).collect(),
                     standard_error: sums.iter().map(se).collect(),
                     draws: 2 * blocks * BLOCK,
-                };
+                });
             }
             // Standard errors fall like 1/sqrt(draws): ask for what the worst class needs,
             // 10% more, and at least half again as many as now.

@@ -175,6 +175,48 @@ fn decoupled_flow_equals_the_coupled_system() {
     }
 }
 
+/// From K = 64 on, the decoupled per-class ODE merges the coordinates the loss treats alike
+/// (CE, LDAM, wce: two unknowns per class instead of K). At K = 64 and 100 (exp profile), the
+/// merged dual equals the unmerged per-class one and the full coupled K x K system (forced as
+/// above by off-diagonal entries of 1e-300) to 1e-8 of its largest entry.
+#[test]
+fn merged_flow_equals_the_full_system_at_k64_and_k100() {
+    let o =
+        PredictOptions::default().with_ode(OdeOptions::default().with_rtol(1e-11).with_atol(1e-12));
+    for k in [64usize, 100] {
+        let counts: Vec<usize> = (0..k)
+            .map(|c| (500.0 * 100f64.powf(-(c as f64) / (k as f64 - 1.0))).floor() as usize)
+            .collect();
+        let diag = MixtureStats::orthogonal(counts.clone(), 20000, 8.0, 1.0).unwrap();
+        let mut m = diag.mean_gram().to_vec();
+        m[1] = 1e-300;
+        m[k] = 1e-300;
+        let coupled = MixtureStats::isotropic(counts, 20000, m, 1.0).unwrap();
+        for method in [
+            Method::Ce,
+            Method::Ldam { c: 1.0 },
+            Method::Wce { beta: 1.0 },
+        ] {
+            let t = 1e6;
+            let mut evals = 0;
+            let merged =
+                crate::meanfield::flow_dual_with(&diag, &method, t, &o, &mut evals, true).unwrap();
+            let unmerged =
+                crate::meanfield::flow_dual_with(&diag, &method, t, &o, &mut evals, false).unwrap();
+            let full = mean_field_dual(&coupled, &method, Horizon::Finite(t), &o).unwrap();
+            let scale = full.iter().fold(0.0f64, |s, v| s.max(v.abs()));
+            for (what, other) in [("unmerged", &unmerged), ("full", &full)] {
+                for (i, (x, y)) in merged.iter().zip(other).enumerate() {
+                    assert!(
+                        (x - y).abs() < 1e-8 * scale,
+                        "K = {k}, {method}: merged {x} vs {what} {y} at entry {i}"
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn gradient_flow_direction_converges_to_max_margin_like_one_over_log_t() {
     // 1 - cos(W(T), W_mm) ~ C / log^2 T (direction error ~ 1/log T): it must decrease and
