@@ -410,9 +410,10 @@ pub fn predict_cost(counts: &[usize], horizon: Horizon) -> Estimate {
 }
 
 /// Most predictions one `imbalance_theory::tune` makes: its 21-point scan, up to 3 doublings of
-/// the range (21 points each), the prediction at the best scan point, at most 40 of Brent's
-/// refinement and the final one.
-pub const TUNE_MAX_PREDICTIONS: u64 = 21 * 4 + 1 + 40 + 1;
+/// the range at the same spacing (20, 40 and 80 more points: 161 in all), the prediction at the
+/// best scan point, at most 40 of Brent's refinement and the final one. (It said 126 before:
+/// the doublings were counted as 21 points each.)
+pub const TUNE_MAX_PREDICTIONS: u64 = 21 + 20 + 40 + 80 + 1 + 40 + 1;
 
 /// The size of tuning a method on `counts` at `horizon`: [`predict_cost`]'s memory, and its work
 /// for each of up to [`TUNE_MAX_PREDICTIONS`] predictions.
@@ -627,7 +628,7 @@ mod tests {
 
     #[test]
     fn tuning_multiplies_the_theory_work() {
-        // K = 1000: 1e12 multiply-adds per prediction passes, 126 of them exceed 1e14.
+        // K = 1000: 1e12 multiply-adds per prediction passes, 203 of them exceed 1e14.
         assert!(
             predict_cost(&[10; 1000], Horizon::Finite(10.0))
                 .check(limit(22))
@@ -637,7 +638,7 @@ mod tests {
             .check(limit(22))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("126 predictions of the tuning"), "{e}");
+        assert!(e.contains("203 predictions of the tuning"), "{e}");
         assert!(
             tune_cost(&[10; 100], Horizon::Finite(10.0))
                 .check(limit(22))

@@ -32,7 +32,7 @@ pub use orthant::{OrthantEstimate, OrthantMethod, class_error_estimate, orthant_
 pub use quad::one_factor_orthant;
 pub use shared_mc::{MonteCarloOptions, SharedEstimate, shared_class_errors};
 pub use stats::{MixtureStats, NoiseModel};
-pub use tune::{Objective, Tuned, tune, tuning_range};
+pub use tune::{Objective, TUNE_DRAWS, Tuned, tune, tuning_range};
 
 #[cfg(test)]
 mod tests;
