@@ -145,6 +145,25 @@ fn bench_long_tail(c: &mut Criterion) {
             Method::Cdt { gamma: 0.5 },
         ),
         ("K1000_exp_r100", exp(1000, 100.0, 100.0), Method::Ce),
+        // No structure: the shared Monte Carlo.
+        (
+            "K100_exp_r100",
+            exp(100, 500.0, 100.0),
+            Method::La { tau: 1.0 },
+        ),
+        (
+            "K100_exp_r100",
+            exp(100, 500.0, 100.0),
+            Method::Cdt { gamma: 0.5 },
+        ),
+        (
+            "K100_exp_r100",
+            exp(100, 500.0, 100.0),
+            Method::Vs {
+                gamma: 0.3,
+                tau: 1.0,
+            },
+        ),
     ];
     for (name, stats, method) in cases {
         g.bench_function(format!("predict_{name}_{}", method.name()), |b| {

@@ -2,12 +2,13 @@
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par, Side};
-use imbalance_core::simd::reset_avx_state_everywhere;
+use imbalance_core::simd::{reset_avx_state, reset_avx_state_everywhere};
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
 
 use crate::mixture::Mixture;
 use crate::sample::TrainingSet;
+use crate::seeding::chunk_rng;
 
 /// Law of the logits f = W x of a fresh test point x of class y, for W = A^T X fixed:
 /// f ~ N(`means[y]`, `cov`), since W x = W mu_y + sigma W z.
@@ -83,7 +84,8 @@ impl LogitLaw {
     /// Monte-Carlo per-class error of the rule `argmax_c (f_c + offsets[c])`: for each class
     /// y, the fraction of `per_class` draws f ~ N(`means[y]`, `cov`) that are not classified
     /// as y. Ties count as errors; so does a non-finite law (every draw is an error).
-    /// `per_class = 0` gives NaN (no draws).
+    /// `per_class = 0` gives NaN (no draws). From [`BLOCKED_MIN_K`] classes on the draws are
+    /// made in parallel blocks with their own streams (one `u64` drawn from `rng` seeds them).
     ///
     /// cov may be singular (a rank-deficient A): it is factored through its
     /// eigendecomposition, clipping rounding-level negative eigenvalues to zero.
@@ -108,6 +110,9 @@ impl LogitLaw {
         let Some(factor) = factor else {
             return vec![1.0; k];
         };
+        if k >= BLOCKED_MIN_K {
+            return self.sample_errors_blocked(factor.as_ref(), per_class, offsets, rng.random());
+        }
         let mut xi = vec![0.0; k];
         let mut f = vec![0.0; k];
         (0..k)
@@ -124,6 +129,67 @@ impl LogitLaw {
                     errors += usize::from(!correct);
                 }
                 errors as f64 / per_class as f64
+            })
+            .collect()
+    }
+}
+
+/// From this many classes on, [`LogitLaw::sample_errors`] draws in blocks, as GEMMs, in
+/// parallel (below it the sequential loop stays, so the small-K results keep their draws).
+pub const BLOCKED_MIN_K: usize = 17;
+
+/// Draws per block of the blocked sampler.
+const DRAW_BLOCK: usize = 256;
+
+impl LogitLaw {
+    /// [`LogitLaw::sample_errors`] for many classes: for each class, blocks of
+    /// [`DRAW_BLOCK`] draws `F Z` (one GEMM each), every (class, block) with its own stream
+    /// seeded from `seed`, so the result does not depend on the thread count. A stop request
+    /// (`imbalance_core::interrupt`) skips the remaining blocks (the caller discards the result).
+    fn sample_errors_blocked(
+        &self,
+        factor: MatRef<'_, f64>,
+        per_class: usize,
+        offsets: &[f64],
+        seed: u64,
+    ) -> Vec<f64> {
+        use rayon::prelude::*;
+        let k = self.k();
+        let blocks = per_class.div_ceil(DRAW_BLOCK);
+        let errors: Vec<usize> = (0..k * blocks)
+            .into_par_iter()
+            .map(|task| {
+                if imbalance_core::interrupt::requested() {
+                    return 0;
+                }
+                let (y, b) = (task / blocks, task % blocks);
+                let draws = DRAW_BLOCK.min(per_class - b * DRAW_BLOCK);
+                let mut rng = chunk_rng(seed, task);
+                let z = Mat::<f64>::from_fn(k, draws, |_, _| rng.sample(StandardNormal));
+                let mut noise = Mat::<f64>::zeros(k, draws);
+                matmul(
+                    noise.as_mut(),
+                    Accum::Replace,
+                    factor,
+                    z.as_ref(),
+                    1.0,
+                    Par::Seq,
+                );
+                reset_avx_state();
+                let shifted: Vec<f64> = (0..k).map(|c| self.means[(y, c)] + offsets[c]).collect();
+                (0..draws)
+                    .filter(|&j| {
+                        let col = noise.col(j);
+                        let fy = shifted[y] + col[y];
+                        // Correct only if f_y beats every other class strictly; NaN fails too.
+                        !(0..k).all(|c| c == y || fy > shifted[c] + col[c])
+                    })
+                    .count()
+            })
+            .collect();
+        (0..k)
+            .map(|y| {
+                errors[y * blocks..(y + 1) * blocks].iter().sum::<usize>() as f64 / per_class as f64
             })
             .collect()
     }

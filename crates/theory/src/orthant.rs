@@ -74,6 +74,10 @@ pub enum OrthantMethod {
     Exact,
     /// One shared factor: a 1-D integral of a product of `Phi`'s.
     OneFactor,
+    /// The logits are independent up to a common shift (CE, LDAM, wce and post-hoc LA on
+    /// orthogonal means, K >= 25): the comparisons share only the noise of `f_y`, a 1-D
+    /// integral of K - 1 `Phi`'s fitted once per covariance.
+    ShiftedDiagonal,
     /// Groups of exchangeable components sharing `rank` factors: a `rank`-dimensional
     /// integral (rank 0, 1 or 2) of a product over `groups` groups.
     GroupedFactor {
@@ -119,6 +123,9 @@ impl std::fmt::Display for OrthantMethod {
         match self {
             Self::Exact => write!(f, "exact"),
             Self::OneFactor => write!(f, "one-factor 1-D quadrature"),
+            Self::ShiftedDiagonal => {
+                write!(f, "independent logits up to a common shift, 1-D quadrature")
+            }
             Self::GroupedFactor { rank, groups } => {
                 write!(f, "{groups} exchangeable groups, {rank}-D quadrature")
             }
@@ -830,7 +837,7 @@ impl<'a> ShiftedDiagonal<'a> {
         Some(estimate(
             p,
             q.clamp(0.0, 1.0),
-            OrthantMethod::OneFactor,
+            OrthantMethod::ShiftedDiagonal,
             err + bound,
         ))
     }
