@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use clap::Args;
 use imbalance_gradflow::FlowOptions;
-use imbalance_pipeline::{per_class_mean_std, simulate_cost, simulate_gmm};
+use imbalance_pipeline::{exact_errors_path, per_class_mean_std, simulate_cost, simulate_gmm};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 use serde_json::{Value, json};
@@ -143,6 +143,7 @@ fn compute(args: &SimulateArgs, show_progress: bool) -> Result<SimulateOutcome> 
     json["per_class_error_std"] = json!(std);
     json["exact_per_class_error"] = json!(exact_mean);
     json["exact_per_class_error_std"] = json!(exact_std);
+    json["exact_error_path"] = json!(exact_errors_path(counts.len()));
     json["seconds"] = json!(seconds);
     json["config"] = json!({
         "command": "simulate",
@@ -198,6 +199,7 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
                 .collect::<Vec<_>>()
                 .join(" ")
         );
+        println!("(exact errors: {})", exact_errors_path(out.counts.len()));
         println!("({:.2} s)", out.seconds);
         Ok(())
     }

@@ -8,8 +8,8 @@ mod gmm;
 pub mod images;
 
 pub use bridge::{
-    AnisotropicStats, anisotropic_stats, exact_class_errors, mixture_stats, per_class_mean_std,
-    row_major,
+    AnisotropicStats, anisotropic_stats, exact_class_errors, exact_errors_path, mixture_stats,
+    per_class_mean_std, row_major,
 };
 pub use cost::{
     Estimate, LimitSource, MemoryLimit, TUNE_MAX_PREDICTIONS, predict_cost, simulate_cost,
