@@ -26,6 +26,8 @@ class CliResult(Errors):
     """The run's configuration as the CLI's --json reports it (counts, method, params, time)."""
 
 class Predicted(CliResult):
+    per_class_error_se: npt.NDArray[np.float64]
+    """Standard error of each class's error (0 where a deterministic path answered)."""
     orthant: dict[str, Any]
     """How the orthant probabilities were computed and their largest error bound."""
 
@@ -34,6 +36,8 @@ class Best(TypedDict):
     value: float
 
 class Tuned(CliResult):
+    per_class_error_se: npt.NDArray[np.float64]
+    """Standard error of each class's error at the best value."""
     best: Best
     objective_value: float
     curve: npt.NDArray[np.float64]
@@ -43,6 +47,8 @@ class Simulated(CliResult):
     per_class_error_std: npt.NDArray[np.float64]
     exact_per_class_error: npt.NDArray[np.float64]
     exact_per_class_error_std: npt.NDArray[np.float64]
+    exact_error_path: str
+    """How the exact errors were computed: Genz per class, or a shared Monte Carlo (K >= 17)."""
 
 class Trained(Errors):
     counts: list[int]

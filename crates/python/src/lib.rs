@@ -329,7 +329,7 @@ fn predict<'py>(
         .method(method, [tau, gamma, margin, beta])
         .put("seed", Some(seed))
         .time(time)?
-        .run(py, &["per_class_error"])
+        .run(py, &["per_class_error", "per_class_error_se"])
 }
 
 /// Tunes the hyperparameter of `method` by the theory's `objective`: `imbalance tune --json`.
@@ -370,7 +370,7 @@ fn tune<'py>(
         .put("objective", Some(objective))
         .put("seed", Some(seed))
         .time(time)?
-        .run(py, &["per_class_error", "curve"])
+        .run(py, &["per_class_error", "per_class_error_se", "curve"])
 }
 
 /// Simulates: samples `seeds` training sets from the mixture, trains `method` to `time` by

@@ -23,7 +23,11 @@ PREDICT_CASES = [
 
 @pytest.mark.parametrize("kwargs,flags", PREDICT_CASES)
 def test_predict_equals_cli(kwargs, flags):
-    assert_errors_match(imbalance.predict(**kwargs), cli_json("predict", *flags.split()))
+    py = imbalance.predict(**kwargs)
+    cli = cli_json("predict", *flags.split())
+    assert_errors_match(py, cli)
+    assert py["per_class_error_se"].shape == (len(kwargs["counts"]),)
+    assert_same(py["per_class_error_se"], cli["per_class_error_se"])
 
 
 @pytest.mark.parametrize("kwargs,flags", [
