@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// The exit code of a command stopped by a signal.
 pub const EXIT_CODE: u8 = 130;
 
-/// Set by the handler; read by the command at its safe points.
-static STOP: AtomicBool = AtomicBool::new(false);
-/// Whether the running command looks at [`STOP`] (else the handler exits at once).
+/// Whether the running command looks at the stop request (else the handler exits at once).
+/// The request itself is `imbalance_theory::interrupt`'s, which the libraries' long loops read
+/// too.
 static SAFE_POINTS: AtomicBool = AtomicBool::new(false);
 /// The handler is installed once per process.
 static INSTALL: Once = Once::new();
@@ -32,7 +32,6 @@ pub enum Mode {
 /// Installs the handler (once per process) for a command that reacts as `mode` says, and
 /// clears an earlier request.
 pub fn install(mode: Mode) {
-    STOP.store(false, Ordering::SeqCst);
     imbalance_theory::interrupt::clear();
     SAFE_POINTS.store(mode == Mode::SafePoints, Ordering::SeqCst);
     INSTALL.call_once(|| {
@@ -45,18 +44,17 @@ pub fn install(mode: Mode) {
                 );
                 std::process::exit(i32::from(EXIT_CODE));
             }
-            if STOP.swap(true, Ordering::SeqCst) {
+            // The long loops of the libraries (ODE steps, Monte Carlo blocks, Genz) see the
+            // request too, so that the command reaches its safe point within about a second.
+            if imbalance_theory::interrupt::request() {
                 eprintln!("interrupted again: stopping now; nothing was kept");
                 std::process::exit(i32::from(EXIT_CODE));
             }
-            // The long loops of the libraries (ODE steps, Monte Carlo blocks, Genz) stop too,
-            // so that the command reaches its safe point within about a second.
-            imbalance_theory::interrupt::request();
         });
     });
 }
 
 /// Whether a signal asked the command to stop at its next safe point.
 pub fn requested() -> bool {
-    STOP.load(Ordering::SeqCst)
+    imbalance_theory::interrupt::requested()
 }

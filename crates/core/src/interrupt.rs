@@ -11,9 +11,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
-/// Asks the running computations to stop at their next check.
-pub fn request() {
-    STOP.store(true, Ordering::SeqCst);
+/// Asks the running computations to stop at their next check; returns whether a stop had
+/// been requested already (a signal handler treats a second signal differently).
+pub fn request() -> bool {
+    STOP.swap(true, Ordering::SeqCst)
 }
 
 /// Withdraws a request (before starting new work).

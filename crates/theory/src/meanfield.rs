@@ -952,7 +952,7 @@ pub const SHARED_MC_MIN_DIM: usize = 16;
 /// Fills the classes that `errors` leaves open (`None`, in the order of `reps`) from the shared
 /// Monte Carlo, one run per distinct covariance.
 fn shared_monte_carlo_rest(
-    errors: Vec<Option<OrthantEstimate>>,
+    mut errors: Vec<Option<OrthantEstimate>>,
     reps: &[usize],
     logit_means: &[Vec<f64>],
     logit_cov: &[Vec<f64>],
@@ -960,8 +960,6 @@ fn shared_monte_carlo_rest(
     offsets: &[f64],
     opts: &MonteCarloOptions,
 ) -> Result<Vec<OrthantEstimate>> {
-    let mut errors = errors;
-    let k = offsets.len();
     let means: Vec<f64> = logit_means.iter().flatten().copied().collect();
     for (i, cov) in logit_cov.iter().enumerate() {
         let open: Vec<usize> = (0..reps.len())
@@ -972,7 +970,6 @@ fn shared_monte_carlo_rest(
         }
         let classes: Vec<usize> = open.iter().map(|&r| reps[r]).collect();
         let est = shared_class_errors(&means, cov, &classes, offsets, opts)?;
-        debug_assert_eq!(means.len(), k * k);
         for (j, &r) in open.iter().enumerate() {
             let e = est.error[j];
             errors[r] = Some(OrthantEstimate {

@@ -27,6 +27,7 @@
 use imbalance_core::{SplitMix64, splitmix64};
 use rayon::prelude::*;
 
+use crate::genz::check_covariance;
 use crate::special::{normal_cdf, normal_sf};
 use crate::{Error, Result};
 
@@ -138,20 +139,15 @@ pub fn shared_class_errors(
     if k < 2 {
         return Err(imbalance_core::CountError::TooFewClasses { k }.into());
     }
-    for (name, v, len) in [("logit_means", logit_means, k * k), ("cov", cov, k * k)] {
-        if v.len() != len {
-            return Err(Error::WrongLength {
-                name,
-                got: v.len(),
-                expected: len,
-            });
-        }
+    check_covariance("cov", cov, k)?;
+    if logit_means.len() != k * k {
+        return Err(Error::WrongLength {
+            name: "logit_means",
+            got: logit_means.len(),
+            expected: k * k,
+        });
     }
-    for (name, v) in [
-        ("logit_means", logit_means),
-        ("cov", cov),
-        ("offsets", offsets),
-    ] {
+    for (name, v) in [("logit_means", logit_means), ("offsets", offsets)] {
         if let Some((i, &x)) = v.iter().enumerate().find(|(_, x)| !x.is_finite()) {
             return Err(Error::BadEntry {
                 name,
