@@ -13,6 +13,7 @@
 //! dimensions and are not benchmarked: minutes per prediction).
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use imbalance::gmm::Profile;
 use imbalance::losses::{Method, MethodName};
 use imbalance::theory::{Horizon, MixtureStats, Objective, PredictOptions, predict, tune};
 use std::hint::black_box;
@@ -23,10 +24,14 @@ fn step10() -> MixtureStats {
 }
 
 fn exp10() -> MixtureStats {
-    // n_c = 100 * 10^(-c/9): the exp profile with rho = 10.
-    let counts = (0..10)
-        .map(|c| (100.0 * 10f64.powf(-(c as f64) / 9.0)).round() as usize)
-        .collect();
+    // The exp profile with n_max 100 and rho = 10.
+    let counts = Profile::Exp {
+        classes: 10,
+        n_max: 100,
+        ratio: 10.0,
+    }
+    .counts()
+    .expect("valid profile");
     MixtureStats::orthogonal(counts, 5000, 8.0, 1.0).expect("valid mixture")
 }
 
@@ -92,11 +97,15 @@ fn step(k: usize, n_max: usize, ratio: usize) -> MixtureStats {
     MixtureStats::orthogonal(counts, 20_000, 8.0, 1.0).expect("valid mixture")
 }
 
-/// Exp profile `n_c = n_max ratio^(-c/(K-1))`, rounded.
-fn exp(k: usize, n_max: f64, ratio: f64) -> MixtureStats {
-    let counts = (0..k)
-        .map(|c| (n_max * ratio.powf(-(c as f64) / (k as f64 - 1.0))).round() as usize)
-        .collect();
+/// The exp profile (`n_c = floor(n_max ratio^(-c/(K-1)))`).
+fn exp(k: usize, n_max: usize, ratio: f64) -> MixtureStats {
+    let counts = Profile::Exp {
+        classes: k,
+        n_max,
+        ratio,
+    }
+    .counts()
+    .expect("valid profile");
     MixtureStats::orthogonal(counts, 20_000, 8.0, 1.0).expect("valid mixture")
 }
 
@@ -106,15 +115,15 @@ fn bench_long_tail(c: &mut Criterion) {
     let mut g = c.benchmark_group("long_tail");
     g.sample_size(10);
     let cases = [
-        ("K100_exp_r100", exp(100, 500.0, 100.0), Method::Ce),
+        ("K100_exp_r100", exp(100, 500, 100.0), Method::Ce),
         (
             "K100_exp_r100",
-            exp(100, 500.0, 100.0),
+            exp(100, 500, 100.0),
             Method::Ldam { c: 2.0 },
         ),
         (
             "K100_exp_r100",
-            exp(100, 500.0, 100.0),
+            exp(100, 500, 100.0),
             Method::Wce { beta: 1.0 },
         ),
         ("K100_step_r10", step(100, 100, 10), Method::La { tau: 1.0 }),
@@ -144,21 +153,21 @@ fn bench_long_tail(c: &mut Criterion) {
             step(1000, 100, 10),
             Method::Cdt { gamma: 0.5 },
         ),
-        ("K1000_exp_r100", exp(1000, 100.0, 100.0), Method::Ce),
+        ("K1000_exp_r100", exp(1000, 100, 100.0), Method::Ce),
         // No structure: the shared Monte Carlo.
         (
             "K100_exp_r100",
-            exp(100, 500.0, 100.0),
+            exp(100, 500, 100.0),
             Method::La { tau: 1.0 },
         ),
         (
             "K100_exp_r100",
-            exp(100, 500.0, 100.0),
+            exp(100, 500, 100.0),
             Method::Cdt { gamma: 0.5 },
         ),
         (
             "K100_exp_r100",
-            exp(100, 500.0, 100.0),
+            exp(100, 500, 100.0),
             Method::Vs {
                 gamma: 0.3,
                 tau: 1.0,

@@ -273,3 +273,99 @@ fn predict_and_tune_reject_bad_input() {
         "--time",
     );
 }
+
+#[test]
+fn names_and_integers_are_read_as_papers_write_them() {
+    // Capitals and exponent-form integers give the same run as the canonical spelling, and
+    // the output names the canonical spelling.
+    let mut canonical = json(&[
+        "predict", "--counts", "100,10", "--dim", "100000", "--snr", "8", "--method", "la",
+        "--time", "1e4", "--json",
+    ]);
+    let mut written = json(&[
+        "predict",
+        "--counts",
+        "1e2,10",
+        "--dim",
+        "1e5",
+        "--snr",
+        "8",
+        "--method",
+        "LA",
+        "--time",
+        "1E4",
+        "--means",
+        "Orthogonal",
+        "--json",
+    ]);
+    for v in [&mut canonical, &mut written] {
+        v.as_object_mut().unwrap().remove("seconds");
+    }
+    assert_eq!(canonical, written);
+    assert_eq!(written["config"]["method"]["method"], "la");
+    assert_eq!(written["config"]["gmm"]["dim"], 100_000);
+    let tuned = json(&[
+        "tune",
+        "--counts",
+        "100,10",
+        "--dim",
+        "2.5e3",
+        "--snr",
+        "8",
+        "--method",
+        "LDAM",
+        "--objective",
+        "Worst",
+        "--json",
+    ]);
+    assert_eq!(tuned["config"]["objective"], "worst");
+    assert_eq!(tuned["config"]["gmm"]["dim"], 2500);
+    fails(
+        &[
+            "predict", "--counts", "100,10", "--dim", "1.5", "--snr", "8", "--method", "ce",
+        ],
+        "'1.5' is not an integer",
+    );
+    fails(
+        &[
+            "predict", "--counts", "100,10", "--dim", "1e30", "--snr", "8", "--method", "ce",
+        ],
+        "too large",
+    );
+    fails(
+        &[
+            "simulate", "--counts", "100,10", "--dim", "100", "--snr", "8", "--method", "ce",
+            "--seeds", "2.5",
+        ],
+        "'2.5' is not an integer",
+    );
+}
+
+#[test]
+fn the_exp_profile_truncates_as_cifar10_lt() {
+    // Cao et al. 2019's CIFAR-10-LT counts (their code: int(5000 * 0.01 ** (c / 9))).
+    let v = json(&[
+        "predict",
+        "--profile",
+        "exp",
+        "--classes",
+        "10",
+        "--n-max",
+        "5000",
+        "--ratio",
+        "100",
+        "--dim",
+        "20000",
+        "--snr",
+        "8",
+        "--method",
+        "ce",
+        "--json",
+    ]);
+    assert_eq!(
+        floats(&v["config"]["gmm"]["counts"]),
+        [
+            5000.0, 2997.0, 1796.0, 1077.0, 645.0, 387.0, 232.0, 139.0, 83.0, 50.0
+        ]
+    );
+}

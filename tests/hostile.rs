@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const DATA: &str = "/work/shared/datasets";
+mod common;
 /// No case may run longer than this (the slowest real ones load MNIST, ~0.5 s).
 const CASE_LIMIT: Duration = Duration::from_secs(20);
 
@@ -222,7 +222,8 @@ fn mixture_cases(base: &[&str], cases: &mut Vec<Case>) {
         ("--counts", "-5,20", "--counts"),
         ("--counts", "a,b", "--counts"),
         ("--counts", "200,,20", "--counts"),
-        ("--counts", "1e3,20", "--counts"),
+        ("--counts", "1e-3,20", "not an integer"),
+        ("--counts", "2.5e0,20", "not an integer"),
         ("--counts", "200.5,20", "--counts"),
         ("--counts", "18446744073709551616,1", "--counts"),
         ("--counts", "18446744073709551615,1", "--counts"),
@@ -231,6 +232,8 @@ fn mixture_cases(base: &[&str], cases: &mut Vec<Case>) {
         ("--dim", "0", "--dim"),
         ("--dim", "-1", "--dim"),
         ("--dim", "abc", "--dim"),
+        ("--dim", "1.5", "not an integer"),
+        ("--dim", "1e30", "too large"),
         ("--dim", "18446744073709551616", "--dim"),
         ("--dim", "1", "--dim"),
         ("--snr", "1e300", "--snr"),
@@ -265,6 +268,18 @@ fn mixture_cases(base: &[&str], cases: &mut Vec<Case>) {
     for flag in ["--dim", "--snr", "--method"] {
         cases.push(fail(with(base, flag, None), flag));
     }
+    // Integers in exponent form, and names in capitals, as papers write them.
+    let method = base
+        .iter()
+        .position(|a| *a == "--method")
+        .map(|i| base[i + 1].to_uppercase());
+    let written = with(
+        &with(base, "--counts", Some("2e1,1e1")),
+        "--dim",
+        Some("5e1"),
+    );
+    let written = with(&written, "--method", method.as_deref());
+    cases.push(ok(with(&written, "--json", Some(""))));
     cases.push(fail(
         with(&with(base, "--counts", None), "--profile", Some("exp")),
         "--classes",
@@ -537,14 +552,16 @@ fn theory_cases(cases: &mut Vec<Case>) {
 }
 
 fn train_cases(dirs: &Dirs, cases: &mut Vec<Case>) {
-    let data = Path::new(DATA);
-    let have_mnist = data.join("mnist/train-images-idx3-ubyte.gz").is_file();
+    // Found relative to the workspace, as the other tests do (under CI its absence fails).
+    let data = common::shared_datasets();
+    let have_mnist = data.is_some();
+    let data = data.map_or_else(String::new, |d| d.display().to_string());
     let base = [
         "train",
         "--dataset",
         "mnist",
         "--data-dir",
-        DATA,
+        data.as_str(),
         "--method",
         "ce",
     ];

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 mod common;
-use common::{fails, imbalance, json};
+use common::{fails, imbalance, json, shared_datasets as data_dir};
 
 /// A `.npy` file: `descr` like `<f8`, the shape, and the raw little-endian data.
 fn npy(descr: &str, fortran: bool, shape: &[usize], data: &[u8]) -> Vec<u8> {
@@ -84,12 +84,17 @@ impl Drop for Tmp {
 /// Three separated clusters in dimension 12, exactly representable in f32: `n_per` rows per
 /// class, class c centred at 2 e_c, noise on a 1/64 grid from a fixed integer hash.
 fn blobs(n_per: usize, salt: u64) -> (Vec<f32>, Vec<i64>) {
-    let (k, d) = (3, 12);
+    blobs_with(&[n_per; 3], salt)
+}
+
+/// [`blobs`] with `counts[c]` rows of class c (at most 12 classes).
+fn blobs_with(counts: &[usize], salt: u64) -> (Vec<f32>, Vec<i64>) {
+    let d = 12;
     let mut x = Vec::new();
     let mut y = Vec::new();
     let mut h = salt.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    for c in 0..k {
-        for _ in 0..n_per {
+    for (c, &n_c) in counts.iter().enumerate() {
+        for _ in 0..n_c {
             for j in 0..d {
                 h ^= h << 13;
                 h ^= h >> 7;
@@ -218,9 +223,9 @@ fn exp_profile_on_feature_files() {
             "--json",
         ],
     ));
-    // n_c = round(40 * 10^(-c/2)): 40, 12.65 -> 13, 4.
-    assert_eq!(floats(&v["config"]["counts"]), vec![40.0, 13.0, 4.0]);
-    assert_eq!(v["n_train"], 57);
+    // n_c = floor(40 * 10^(-c/2)): 40, 12.65 -> 12, 4.
+    assert_eq!(floats(&v["config"]["counts"]), vec![40.0, 12.0, 4.0]);
+    assert_eq!(v["n_train"], 56);
     // --minority only goes with step; asking for more rows than a class has is one line.
     fails(
         &file_args(
@@ -426,26 +431,74 @@ fn bad_feature_files_are_one_clear_line() {
         "--data-dir: only goes with --dataset",
     );
     fails(&["train", "--method", "ce"], "--dataset: missing");
-    // Three classes: the 10-class default counts do not apply.
-    fails(
-        &file_args(&f, &["--method", "ce"]),
-        "the data have 3 classes",
-    );
     fails(
         &file_args(&f, &["--counts", "10,10", "--method", "ce"]),
         "one count per class",
     );
 }
 
-/// The shared datasets folder, if present.
-fn data_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets");
-    if dir.join("mnist").is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: {} not found", dir.display());
-        None
-    }
+#[test]
+fn own_features_are_used_as_given_with_a_linear_probe() {
+    // An imbalanced pool of 60, 30 and 8 rows: without counts flags every row trains, with
+    // the data's own counts; the feature map is the identity (a linear probe); --predict
+    // needs no --moment-samples (each class gives all it has, up to 500).
+    let t = Tmp::new("as-given");
+    let (x, y) = blobs_with(&[60, 30, 8], 1);
+    let (xt, yt) = blobs(40, 2);
+    let f = [
+        t.write("x.npy", &f32_npy(y.len(), 12, &x)),
+        t.write("y.npy", &i64_npy(&y)),
+        t.write("xt.npy", &f32_npy(yt.len(), 12, &xt)),
+        t.write("yt.npy", &i64_npy(&yt)),
+    ];
+    let run = ["--method", "la", "--time", "1e4", "--json"];
+    let v = json(&file_args(&f, &[&run[..], &["--predict"]].concat()));
+    assert_eq!(floats(&v["config"]["counts"]), [60.0, 30.0, 8.0]);
+    assert_eq!(v["n_train"], 98);
+    assert_eq!(v["config"]["features"], "identity");
+    assert_eq!(floats(&v["moment_counts"]), [60.0, 30.0, 8.0]);
+    assert!(v["config"]["moment_samples"].is_null());
+    assert_eq!(floats(&v["predicted_per_class_error"]).len(), 3);
+    // The same run, spelled out: the same subsample order, the same errors.
+    let spelled = json(&file_args(
+        &f,
+        &[&run[..], &["--counts", "60,30,8", "--features", "identity"]].concat(),
+    ));
+    assert_eq!(spelled["per_class_error"], v["per_class_error"]);
+    // Random features only when asked (the width as researchers write it).
+    let relu = json(&file_args(
+        &f,
+        &[&run[..], &["--features", "relu:1e2"]].concat(),
+    ));
+    assert_eq!(relu["config"]["features"], "relu:100");
+    // Asking explicitly for more moment samples than a class has stays an error.
+    fails(
+        &file_args(
+            &f,
+            &[&run[..], &["--predict", "--moment-samples", "40"]].concat(),
+        ),
+        "asks for 40 images of class 1",
+    );
+    // An image folder is used as given too.
+    let dir = t.0.join("folder");
+    png_folder(&dir.join("train"), &[12, 7], 1);
+    png_folder(&dir.join("test"), &[5, 5], 2);
+    let (train, test) = (dir.join("train"), dir.join("test"));
+    let v = json(&[
+        "train",
+        "--image-folder",
+        train.to_str().unwrap(),
+        "--test-image-folder",
+        test.to_str().unwrap(),
+        "--features",
+        "identity",
+        "--method",
+        "ce",
+        "--time",
+        "1e3",
+        "--json",
+    ]);
+    assert_eq!(floats(&v["config"]["counts"]), [12.0, 7.0]);
 }
 
 #[test]
@@ -538,13 +591,10 @@ fn exp_profile_on_mnist_is_the_long_tailed_profile() {
         "1e5",
         "--json",
     ]);
-    // Cao et al. 2019 (CIFAR-10-LT): n_c = n_max * ratio^(-c/(K-1)), K = 10.
-    let want: Vec<f64> = (0..10)
-        .map(|c| (100.0 * 100f64.powf(-(c as f64) / 9.0)).round())
-        .collect();
+    // Cao et al. 2019 (CIFAR-10-LT): n_c = floor(n_max * ratio^(-c/(K-1))), K = 10, as their
+    // reference code computes it (python: int(100 * 0.01 ** (c / 9.0))).
+    let want = [100.0, 59.0, 35.0, 21.0, 12.0, 7.0, 4.0, 2.0, 1.0, 1.0];
     assert_eq!(floats(&v["config"]["counts"]), want);
-    assert_eq!(want[0], 100.0);
-    assert_eq!(want[9], 1.0);
 }
 
 /// Writes gray `h x w` PNG images into `<dir>/<class{c}>/<i>.png`, `counts[c]` per class, with
@@ -784,9 +834,13 @@ fn preview_draws_a_folder_and_a_dataset() {
         &["preview", "no-such-thing", "--out", &outs],
         "not a folder of class subfolders",
     );
-    fails(
-        &["preview", &dirs, "--out", &outs],
-        "the data have 3 classes",
+    // Without counts flags a folder shows all its images, with its own counts.
+    let o = imbalance(&["preview", &dirs, "--out", &outs]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("counts 12,6,3"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
     );
     fails(
         &["preview", &dirs, "--counts", "13,1,1", "--out", &outs],
@@ -815,7 +869,7 @@ fn preview_draws_a_folder_and_a_dataset() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains("counts 500,300,180,108,65,39,23,14,8,5"),
+        String::from_utf8_lossy(&o.stderr).contains("counts 500,299,179,107,64,38,23,13,8,5"),
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );

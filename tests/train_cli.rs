@@ -4,26 +4,10 @@
 //! Sizes are small (a few hundred training images, a few hundred random features) so the
 //! whole file runs in seconds in release mode.
 
-use std::path::PathBuf;
-
 use serde_json::Value;
 
 mod common;
-use common::{fails, imbalance, json};
-
-/// The shared datasets folder, if present.
-fn data_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets");
-    if dir.join("mnist").is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "skipping: {} not found (get the data with `imbalance fetch mnist --data-dir DIR`)",
-            dir.display()
-        );
-        None
-    }
-}
+use common::{fails, imbalance, json, shared_datasets as data_dir};
 
 fn floats(v: &Value) -> Vec<f64> {
     v.as_array()

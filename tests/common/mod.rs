@@ -1,5 +1,9 @@
-//! Helpers shared by the end-to-end tests of `imbalance train` (train_cli.rs, own_data_cli.rs).
+//! Helpers shared by the end-to-end tests of the binary (train_cli.rs, own_data_cli.rs,
+//! sweep_cli.rs, hostile.rs).
 
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -39,4 +43,26 @@ pub fn fails(args: &[&str], expect: &str) {
         stderr.to_lowercase().contains(&expect.to_lowercase()),
         "{args:?}: expected '{expect}' in: {stderr}"
     );
+}
+
+/// The offline datasets at `../shared/datasets` (beside the repository), if `mnist/` is there.
+/// A test that needs them returns early when they are absent, saying so, except under CI
+/// (`CI` set and not `false`/`0`), where a missing folder fails the test, naming it, so that a
+/// green CI means the real-data tests ran.
+pub fn shared_datasets() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets");
+    if dir.join("mnist").is_dir() {
+        return Some(dir);
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "false" | "0"));
+    assert!(
+        !ci,
+        "CI is set, but the offline datasets folder {} (with mnist/) is missing: the real-data tests cannot run",
+        dir.display()
+    );
+    eprintln!(
+        "skipping: {} not found (get the data with `imbalance fetch mnist --data-dir DIR`)",
+        dir.display()
+    );
+    None
 }

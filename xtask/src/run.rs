@@ -381,7 +381,7 @@ fn read_summary(out: &Path, exp: &dyn Experiment) -> ExperimentSummary {
 }
 
 /// `<out>/timings.json`, or empty if missing or unreadable (it is informational only).
-fn read_timings(out: &Path) -> BTreeMap<String, Timing> {
+pub(crate) fn read_timings(out: &Path) -> BTreeMap<String, Timing> {
     fs::read_to_string(out.join("timings.json"))
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())

@@ -1,6 +1,7 @@
 //! Command-line arguments shared by several commands, and their conversion to library types.
 
 use clap::{ArgAction, Args, ValueEnum};
+use imbalance_core::exact_integer;
 use imbalance_gmm::{MeansSpec, Mixture, Profile};
 use imbalance_gradflow::Horizon;
 use imbalance_losses::{Method, MethodName};
@@ -16,7 +17,7 @@ use crate::limits::{MAX_HYPERPARAMETER, MAX_SNR, NOISE_RANGE, TIME_RANGE, check_
 pub enum ProfileKind {
     /// Majority classes with n_max samples, minority classes with n_max / ratio.
     Step,
-    /// n_c = n_max * ratio^(-c / (K - 1)).
+    /// n_c = floor(n_max * ratio^(-c / (K - 1))), truncated as in CIFAR-10-LT (Cao et al. 2019).
     Exp,
 }
 
@@ -38,22 +39,22 @@ pub struct GmmArgs {
           allow_hyphen_values = true, value_parser = parse_count)]
     pub counts: Option<Vec<usize>>,
     /// Imbalance profile (instead of --counts); needs --classes, --n-max, --ratio.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, ignore_case = true)]
     pub profile: Option<ProfileKind>,
     /// Number of classes K (with --profile).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_usize)]
     pub classes: Option<usize>,
     /// Samples of the largest class (with --profile).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_usize)]
     pub n_max: Option<usize>,
     /// Imbalance ratio rho = n_max / n_min >= 1 (with --profile).
     #[arg(long, allow_hyphen_values = true)]
     pub ratio: Option<f64>,
     /// Number of minority classes (with --profile step; default K / 2).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_usize)]
     pub minority_classes: Option<usize>,
-    /// Dimension p (number of features).
-    #[arg(long, value_name = "P")]
+    /// Dimension p (number of features; 1e5 style accepted for exact integers).
+    #[arg(long, value_name = "P", value_parser = parse_usize)]
     pub dim: usize,
     /// Norm of each class mean (signal-to-noise ratio), 0 to 1e6.
     #[arg(long, value_name = "S", allow_hyphen_values = true)]
@@ -68,18 +69,28 @@ pub struct GmmArgs {
     )]
     pub noise: f64,
     /// Class means.
-    #[arg(long, value_enum, default_value_t = MeansKind::Orthogonal)]
+    #[arg(long, value_enum, ignore_case = true, default_value_t = MeansKind::Orthogonal)]
     pub means: MeansKind,
 }
 
-/// Parses one class count (clap's parser for `--counts`).
+/// Parses one class count (clap's parser for `--counts`), as [`parse_usize`].
 pub fn parse_count(s: &str) -> std::result::Result<usize, String> {
-    s.trim().parse::<usize>().map_err(|_| {
-        format!(
-            "'{s}' is not a count; allowed: non-negative integers up to {}",
-            usize::MAX
-        )
-    })
+    parse_usize(s)
+}
+
+/// Clap's parser for the `usize` flags: a non-negative integer, also as `1e5` or `2.5e3`
+/// when exact ([`exact_integer`]).
+pub fn parse_usize(s: &str) -> std::result::Result<usize, String> {
+    exact_integer(s, usize::MAX as u128)
+        .map(|v| v as usize)
+        .map_err(|e| e.to_string())
+}
+
+/// Clap's parser for the `u64` flags (seeds), as [`parse_usize`].
+pub fn parse_u64(s: &str) -> std::result::Result<u64, String> {
+    exact_integer(s, u64::MAX as u128)
+        .map(|v| v as u64)
+        .map_err(|e| e.to_string())
 }
 
 impl GmmArgs {
@@ -365,7 +376,7 @@ impl TimeArgs {
 #[derive(Debug, Clone, Args)]
 pub struct MeansSeedArgs {
     /// Seed for drawing random means (--means random); unused otherwise.
-    #[arg(long, value_name = "S", default_value_t = 0)]
+    #[arg(long, value_name = "S", default_value_t = 0, value_parser = parse_u64)]
     pub seed: u64,
 }
 

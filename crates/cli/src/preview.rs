@@ -21,7 +21,7 @@ use rand::SeedableRng;
 use rand_pcg::Pcg64;
 
 use crate::error::{Result, usage};
-use crate::train::{ImageCountsArgs, parse_resize};
+use crate::train::{ImageCountsArgs, own_data_counts, parse_resize};
 
 /// Arguments of `imbalance preview`.
 #[derive(Debug, Clone, Args)]
@@ -34,7 +34,7 @@ pub struct PreviewArgs {
     #[arg(long, value_name = "FILE.png")]
     out: PathBuf,
     /// Images shown per class (1 to 32; a class with fewer training images shows all).
-    #[arg(long, value_name = "N", default_value_t = 8)]
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = crate::args::parse_usize)]
     per_class: usize,
     /// Folder holding `<name>/` for a built-in dataset (as for `imbalance train`).
     #[arg(long, value_name = "DIR")]
@@ -45,7 +45,7 @@ pub struct PreviewArgs {
     #[command(flatten)]
     class_counts: ImageCountsArgs,
     /// Seed of the subsample (as `imbalance train --seed`).
-    #[arg(long, value_name = "S", default_value_t = 0)]
+    #[arg(long, value_name = "S", default_value_t = 0, value_parser = crate::args::parse_u64)]
     seed: u64,
 }
 
@@ -57,9 +57,20 @@ struct Pool {
     class_names: Vec<String>,
     pixels: Vec<u8>,
     labels: Vec<usize>,
+    /// A built-in dataset (its default counts apply), not the user's own folder.
+    builtin: bool,
 }
 
 impl Pool {
+    /// Images per class.
+    fn class_counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.class_names.len()];
+        for &y in &self.labels {
+            counts[y] += 1;
+        }
+        counts
+    }
+
     fn image(&self, i: usize) -> &[u8] {
         let d: usize = self.shape.iter().product();
         &self.pixels[i * d..(i + 1) * d]
@@ -80,6 +91,7 @@ fn load_pool(args: &PreviewArgs) -> Result<Pool> {
                 class_names: ds.class_names,
                 pixels: ds.train_pixels,
                 labels,
+                builtin: true,
             })
         }
         Err(_) if std::path::Path::new(&args.dataset).is_dir() => {
@@ -99,6 +111,7 @@ fn load_pool(args: &PreviewArgs) -> Result<Pool> {
                 class_names: f.class_names,
                 pixels: f.pixels,
                 labels: f.labels,
+                builtin: false,
             })
         }
         Err(e) => Err(usage(
@@ -198,8 +211,9 @@ fn render(pool: &Pool, counts: &[usize], shown: &[Vec<usize>], title: &str) -> R
     Ok(img)
 }
 
-/// The checks of `imbalance preview` that read no data: `--per-class` and the counts flags.
-pub fn check(args: &PreviewArgs) -> Result<ClassCounts> {
+/// The checks of `imbalance preview` that read no data: `--per-class` and the counts flags
+/// (`None`: none given).
+pub fn check(args: &PreviewArgs) -> Result<Option<ClassCounts>> {
     if !(1..=32).contains(&args.per_class) {
         return Err(usage(
             "--per-class",
@@ -216,7 +230,12 @@ pub fn run_preview(args: &PreviewArgs) -> Result<()> {
     let k = pool.class_names.len();
     // The same generator, in the same order, as `imbalance train`: counts, then subsample.
     let mut rng = Pcg64::seed_from_u64(args.seed);
-    let counts = args.class_counts.resolve(&class_counts, k, &mut rng)?;
+    let counts = match (pool.builtin, class_counts) {
+        (true, c) => c
+            .unwrap_or_else(ClassCounts::default_step)
+            .resolve(k, &mut rng)?,
+        (false, c) => own_data_counts(c.as_ref(), &pool.class_counts(), &mut rng)?,
+    };
     let rows = subsample(&pool.labels, &counts, &mut rng)?;
     let mut shown = vec![Vec::new(); k];
     for &i in &rows {

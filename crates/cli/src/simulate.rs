@@ -28,16 +28,16 @@ pub struct SimulateArgs {
     #[command(flatten)]
     time: TimeArgs,
     /// Number of independent training sets (at most 1000000).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = crate::args::parse_usize)]
     seeds: usize,
     /// Seed of the first training set (seed i uses S + i).
-    #[arg(long, value_name = "S", default_value_t = 0)]
+    #[arg(long, value_name = "S", default_value_t = 0, value_parser = crate::args::parse_u64)]
     seed: u64,
     /// Fresh test samples per class for measuring errors (seeds x classes x M at most 1e10).
-    #[arg(long, value_name = "M", default_value_t = 10_000)]
+    #[arg(long, value_name = "M", default_value_t = 10_000, value_parser = crate::args::parse_usize)]
     test_per_class: usize,
     /// How training sets are drawn.
-    #[arg(long, value_enum, default_value_t = SamplerArg::Direct)]
+    #[arg(long, value_enum, ignore_case = true, default_value_t = SamplerArg::Direct)]
     sampler: SamplerArg,
     #[command(flatten)]
     memory: MemoryArgs,

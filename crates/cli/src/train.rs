@@ -11,8 +11,8 @@ use imbalance_datasets::{
 };
 use imbalance_gradflow::FlowOptions;
 use imbalance_pipeline::{
-    ClassCounts, DEFAULT_MOMENT_SAMPLES, FeatureSpec, ImageRunSpec, Stage, train_cost,
-    train_features, train_images,
+    ClassCounts, FeatureSpec, ImageRunSpec, MomentSamples, Stage, train_cost, train_features,
+    train_images,
 };
 use imbalance_theory::Objective;
 use rand::SeedableRng;
@@ -43,7 +43,9 @@ pub struct TrainArgs {
     dataset: Option<String>,
     /// Your own training-pool features instead of --dataset: a NumPy .npy file holding a 2-D
     /// C-order float32 or float64 array (samples x features), used as given (no scaling or
-    /// centring). Needs --labels-file, --test-features-file and --test-labels-file.
+    /// centring; a linear probe, --features identity, unless --features says otherwise), every
+    /// row with the data's own class counts unless --counts or --profile subsample it. Needs
+    /// --labels-file, --test-features-file and --test-labels-file.
     #[arg(long, value_name = "FILE.npy")]
     features_file: Option<PathBuf>,
     /// Labels of --features-file: a 1-D .npy array of any integer dtype, classes 0..K-1 (each
@@ -58,7 +60,8 @@ pub struct TrainArgs {
     test_labels_file: Option<PathBuf>,
     /// Your own images instead of --dataset: a folder with one subfolder of PNG/JPEG images
     /// per class (the ImageFolder layout; classes in sorted order), preprocessed as the
-    /// built-in datasets (scaled to [0, 1], centred by the training mean). Needs
+    /// built-in datasets (scaled to [0, 1], centred by the training mean), every image with
+    /// the folder's own class counts unless --counts or --profile subsample it. Needs
     /// --test-image-folder.
     #[arg(long, value_name = "DIR")]
     image_folder: Option<PathBuf>,
@@ -75,9 +78,10 @@ pub struct TrainArgs {
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
     /// Feature map: relu:P, tanh:P, erf:P (P random features), relu:inf or erf:inf (limit
-    /// kernel), identity (raw centred pixels).
-    #[arg(long, value_name = "SPEC", default_value = DEFAULT_FEATURES)]
-    features: String,
+    /// kernel), identity (raw centred pixels, or your .npy features as given). Default:
+    /// relu:10000 on images (--dataset, --image-folder), identity on --features-file.
+    #[arg(long, value_name = "SPEC")]
+    features: Option<String>,
     #[command(flatten)]
     class_counts: ImageCountsArgs,
     #[command(flatten)]
@@ -89,7 +93,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "T|inf", default_value = DEFAULT_TIME)]
     time: String,
     /// Seed of the subsample, the random features and the moment sample.
-    #[arg(long, value_name = "S", default_value_t = 0)]
+    #[arg(long, value_name = "S", default_value_t = 0, value_parser = crate::args::parse_u64)]
     seed: u64,
     /// Also predict the per-class errors with the anisotropic theory, from feature moments
     /// estimated on a class-balanced sample of the training pool.
@@ -101,8 +105,9 @@ pub struct TrainArgs {
     /// that value. The tuned flag (--tau, ...) is not given: the theory sets it.
     #[arg(long, value_name = "balanced|worst", num_args = 0..=1, default_missing_value = "balanced")]
     tune: Option<String>,
-    /// Pool images per class for the moment estimates (with --predict; default 500).
-    #[arg(long, value_name = "M")]
+    /// Pool images per class for the moment estimates (with --predict or --tune; default: all
+    /// a class has, up to 500). Asking for more than a class has is an error.
+    #[arg(long, value_name = "M", value_parser = crate::args::parse_usize)]
     moment_samples: Option<usize>,
     #[command(flatten)]
     memory: MemoryArgs,
@@ -253,40 +258,52 @@ impl TrainArgs {
 }
 
 /// Your own features (from .npy files or image folders) and the class counts the flags ask of
-/// their K classes.
+/// their K classes (without counts flags: every row, with the data's own counts).
 fn features_data(
     fs: FeatureSet,
-    args: &TrainArgs,
-    class_counts: &ClassCounts,
+    class_counts: Option<&ClassCounts>,
     rng: &mut Pcg64,
 ) -> Result<(Data, Vec<usize>)> {
-    let k = fs.num_classes;
-    let counts = args.class_counts.resolve(class_counts, k, rng)?;
+    let counts = own_data_counts(class_counts, &fs.class_counts(), rng)?;
     Ok((Data::Features(fs), counts))
+}
+
+/// The counts of a user's own data (features or image folders) with `pool` images per class:
+/// what the counts flags ask for, else every image, with the data's own imbalance.
+pub(crate) fn own_data_counts(
+    class_counts: Option<&ClassCounts>,
+    pool: &[usize],
+    rng: &mut Pcg64,
+) -> Result<Vec<usize>> {
+    match class_counts {
+        Some(c) => Ok(c.resolve(pool.len(), rng)?),
+        None => Ok(pool.to_vec()),
+    }
 }
 
 /// The training counts per class of a real dataset: explicit, or a step / exp profile over
 /// its K classes (`train` and `preview`).
 #[derive(Debug, Clone, Args)]
 pub struct ImageCountsArgs {
-    /// Training images per class 0..K-1, comma-separated (default, for 10 classes,
-    /// 500,500,500,500,500,50,50,50,50,50).
+    /// Training images per class 0..K-1, comma-separated (default: 500,500,500,500,500,
+    /// 50,50,50,50,50 on a built-in dataset; every image, with its own counts, on your own
+    /// data).
     #[arg(long, value_delimiter = ',', value_name = "N0,...,N9", action = clap::ArgAction::Set,
           allow_hyphen_values = true, value_parser = crate::args::parse_count)]
     pub(crate) counts: Option<Vec<usize>>,
     /// Imbalance profile (instead of --counts) over the data's K classes; needs --n-max and
     /// --ratio. exp is the long-tailed profile of Cao et al. 2019 (CIFAR-10-LT):
-    /// n_c = n_max * ratio^(-c/(K-1)).
-    #[arg(long, value_enum)]
+    /// n_c = floor(n_max * ratio^(-c/(K-1))), truncated as in the papers.
+    #[arg(long, value_enum, ignore_case = true)]
     pub(crate) profile: Option<ProfileKind>,
     /// Images of the largest class (with --profile).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::parse_usize)]
     n_max: Option<usize>,
     /// Imbalance ratio n_max / n_min >= 1 (with --profile).
     #[arg(long)]
     ratio: Option<f64>,
     /// Number of minority classes (with --profile step; default 5).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::parse_usize)]
     minority_classes: Option<usize>,
     /// Which classes are the minority (with --profile step): a comma-separated list, or
     /// `random` (--minority-classes of them, drawn with --seed). Default: the last ones.
@@ -295,28 +312,8 @@ pub struct ImageCountsArgs {
 }
 
 impl ImageCountsArgs {
-    /// `class_counts` (from [`Self::class_counts`]) for data with `k` classes, random choices
-    /// drawn from `rng`; the default counts are for 10 classes only.
-    pub(crate) fn resolve<R: rand::Rng + ?Sized>(
-        &self,
-        class_counts: &ClassCounts,
-        k: usize,
-        rng: &mut R,
-    ) -> Result<Vec<usize>> {
-        if self.counts.is_none() && self.profile.is_none() && k != 10 {
-            return Err(usage(
-                "--counts",
-                format!(
-                    "missing: the data have {k} classes, so the default counts (for 10 classes) do not apply; give --counts N0,...,N{} or --profile",
-                    k - 1
-                ),
-            ));
-        }
-        Ok(class_counts.resolve(k, rng)?)
-    }
-
-    /// The class counts described by the flags.
-    pub(crate) fn class_counts(&self) -> Result<ClassCounts> {
+    /// The class counts described by the flags (`None`: no counts flag given).
+    pub(crate) fn class_counts(&self) -> Result<Option<ClassCounts>> {
         match (&self.counts, self.profile) {
             (Some(_), Some(_)) => Err(usage(
                 "--counts",
@@ -333,9 +330,7 @@ impl ImageCountsArgs {
                         return Err(usage(flag, "only goes with --profile step|exp"));
                     }
                 }
-                Ok(counts
-                    .clone()
-                    .map_or_else(ClassCounts::default_step, ClassCounts::Explicit))
+                Ok(counts.clone().map(ClassCounts::Explicit))
             }
             (None, Some(kind)) => {
                 let n_max = self
@@ -354,11 +349,11 @@ impl ImageCountsArgs {
                                 return Err(usage(flag, "only goes with --profile step"));
                             }
                         }
-                        Ok(ClassCounts::Exp {
+                        Ok(Some(ClassCounts::Exp {
                             n_max,
                             ratio,
                             shuffle: false,
-                        })
+                        }))
                     }
                     ProfileKind::Step => {
                         let m = self.minority_classes;
@@ -382,11 +377,11 @@ impl ImageCountsArgs {
                                 MinorityChoice::Given(classes)
                             }
                         };
-                        Ok(ClassCounts::Step {
+                        Ok(Some(ClassCounts::Step {
                             n_max,
                             ratio,
                             minority,
-                        })
+                        }))
                     }
                 }
             }
@@ -442,17 +437,23 @@ enum Data {
 struct Plan {
     source: Source,
     features: FeatureSpec,
-    class_counts: ClassCounts,
+    /// `None`: no counts flags (a built-in dataset's default, or your own data as given).
+    class_counts: Option<ClassCounts>,
     method: imbalance_losses::Method,
     horizon: imbalance_gradflow::Horizon,
-    moment_samples: Option<usize>,
+    moment_samples: Option<MomentSamples>,
     tune: Option<Objective>,
 }
 
 /// Checks everything the user typed, before the (slow) data loading.
 fn plan(args: &TrainArgs) -> Result<Plan> {
     let source = args.source()?;
-    let features: FeatureSpec = args.features.parse()?;
+    let features: FeatureSpec = match (&args.features, &source) {
+        (Some(spec), _) => spec.parse()?,
+        // Embeddings a user extracted get a linear probe; random features only when asked.
+        (None, Source::Files(_)) => FeatureSpec::Identity,
+        (None, _) => DEFAULT_FEATURES.parse()?,
+    };
     let class_counts = args.class_counts.class_counts()?;
     let method = args.method.method()?;
     let horizon = horizon(&args.time)?;
@@ -465,7 +466,10 @@ fn plan(args: &TrainArgs) -> Result<Plan> {
             "only goes with --predict or --tune",
         ));
     }
-    let moment_samples = theory.then(|| args.moment_samples.unwrap_or(DEFAULT_MOMENT_SAMPLES));
+    let moment_samples = theory.then(|| {
+        args.moment_samples
+            .map_or_else(MomentSamples::default, MomentSamples::Exactly)
+    });
     Ok(Plan {
         source,
         features,
@@ -493,6 +497,7 @@ pub fn check_without_data(args: &TrainArgs) -> Result<()> {
     let p = plan(args)?;
     let counts = p
         .class_counts
+        .unwrap_or_else(ClassCounts::default_step)
         .resolve(10, &mut Pcg64::seed_from_u64(args.seed))?;
     let cost = train_cost(
         &counts,
@@ -500,7 +505,7 @@ pub fn check_without_data(args: &TrainArgs) -> Result<()> {
         10_000,
         784,
         p.features,
-        p.moment_samples,
+        p.moment_samples.map(MomentSamples::max_per_class),
         p.horizon,
     );
     args.memory.check(&cost, counts_flag(args))
@@ -523,7 +528,10 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
     let mut rng = Pcg64::seed_from_u64(args.seed);
     let (data, counts) = match &source {
         Source::Dataset(name) => {
-            let counts = class_counts.resolve(name.num_classes(), &mut rng)?;
+            let counts = class_counts
+                .clone()
+                .unwrap_or_else(ClassCounts::default_step)
+                .resolve(name.num_classes(), &mut rng)?;
             let ds =
                 load(*name, args.data_dir.as_deref(), &LoadOptions::default()).map_err(|e| {
                     denied_hint(args.data_dir.as_deref(), *name)
@@ -534,14 +542,16 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
             }
             (Data::Dataset(ds), counts)
         }
-        Source::Files([x, y, xt, yt]) => {
-            features_data(load_features(x, y, xt, yt)?, args, &class_counts, &mut rng)?
-        }
+        Source::Files([x, y, xt, yt]) => features_data(
+            load_features(x, y, xt, yt)?,
+            class_counts.as_ref(),
+            &mut rng,
+        )?,
         Source::Folders([train, test]) => {
             let opts = ImageFolderOptions::default().with_resize(args.resize);
             let (tr, te) = load_image_folders(train, test, &opts)?;
             let fs = image_folder_features(&tr, &te)?;
-            features_data(fs, args, &class_counts, &mut rng)?
+            features_data(fs, class_counts.as_ref(), &mut rng)?
         }
     };
     let (n_pool, n_test, input_dim) = match &data {
@@ -555,7 +565,7 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
         n_test,
         input_dim,
         features,
-        moment_samples,
+        moment_samples.map(MomentSamples::max_per_class),
         horizon,
     );
     // Counts the pool cannot supply are the pipeline's (more telling) error, not the estimate's.
@@ -625,6 +635,7 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
                 out["predicted_majority_mean_error"] = json!(m);
             }
             out["effective_rank"] = json!(fit.effective_rank);
+            out["moment_counts"] = json!(fit.moment_counts);
             out["trace"] = json!(fit.moments.trace);
             out["psd_correction"] = json!(fit.psd_correction);
         }
@@ -637,7 +648,7 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
             "time": horizon_config(horizon),
             "seed": args.seed,
             "predict": args.predict,
-            "moment_samples": moment_samples,
+            "moment_samples": args.moment_samples,
         });
         match &data {
             Data::Dataset(ds) => {
@@ -723,12 +734,12 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
         if let (Some(p), Some(fit)) = (&run.prediction, &fitted.theory) {
             let (pmin, pmaj) = minority_majority(&p.per_class_error, &counts);
             println!(
-                "theory: balanced {:.4}, worst-class {:.4}, minority mean {}, majority mean {} (moments from {} pool images per class)",
+                "theory: balanced {:.4}, worst-class {:.4}, minority mean {}, majority mean {} (moments from {})",
                 p.balanced_error,
                 p.worst_class_error,
                 fmt_mean(pmin),
                 fmt_mean(pmaj),
-                fit.moment_samples
+                moment_sample_text(&fit.moment_counts),
             );
             println!(
                 "effective rank tr(S)^2/tr(S^2) per class: {} (n = {n}; the theory needs it large compared with n)",
@@ -748,6 +759,19 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
             t.features, t.moments, t.train, t.theory
         );
         Ok(())
+    }
+}
+
+/// How many pool images per class the moments came from, for the table.
+fn moment_sample_text(counts: &[usize]) -> String {
+    let (lo, hi) = (
+        counts.iter().copied().min().unwrap_or(0),
+        counts.iter().copied().max().unwrap_or(0),
+    );
+    if lo == hi {
+        format!("{lo} pool images per class")
+    } else {
+        format!("{lo} to {hi} pool images per class: all a class has, up to {hi}")
     }
 }
 

@@ -3,6 +3,7 @@
 
 #[cfg(feature = "faer")]
 pub mod alloc;
+mod integer;
 pub mod interrupt;
 pub mod ode;
 #[cfg(feature = "faer")]
@@ -11,6 +12,7 @@ pub mod simd;
 use std::fmt;
 use std::str::FromStr;
 
+pub use integer::{IntegerError, IntegerErrorKind, exact_integer};
 pub use ode::{OdeError, OdeOptions, OdeStats, integrate};
 
 /// How long to train: a finite time `T > 0`, or to convergence in direction (`T = infinity`,

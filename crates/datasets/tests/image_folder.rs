@@ -2,7 +2,7 @@
 //! PNG files load to the same pixels as the IDX / CIFAR loaders, and every bad layout or file
 //! is one error naming it. The real-data tests skip when `../shared/datasets` is absent.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use image::{GrayImage, RgbImage};
 use imbalance_datasets::{
@@ -10,15 +10,8 @@ use imbalance_datasets::{
     load_image_folder, load_image_folders, preprocess,
 };
 
-fn shared() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("skipping: offline datasets not found at {}", p.display());
-        None
-    }
-}
+mod common;
+use common::shared;
 
 fn temp_dir() -> tempfile::TempDir {
     tempfile::Builder::new()

@@ -1,7 +1,6 @@
 //! Loading the real offline datasets from `../shared/datasets` (relative to the workspace
 //! root). Each test prints a message and returns when the folder is absent.
 
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use imbalance_datasets::manifest::Manifest;
@@ -9,15 +8,8 @@ use imbalance_datasets::{
     DatasetName, Error, LoadOptions, Split, install_idx_bytes, load, load_dir,
 };
 
-fn shared() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("skipping: offline datasets not found at {}", p.display());
-        None
-    }
-}
+mod common;
+use common::shared;
 
 /// A fresh temporary folder, removed on drop.
 fn temp_dir(tag: &str) -> tempfile::TempDir {

@@ -10,15 +10,15 @@ pub enum Error {
     /// The largest class count of a profile is zero.
     #[error("n_max = 0 is not allowed; the largest class needs at least 1 sample")]
     ZeroNMax,
-    /// A profile rounds some class count down to zero.
+    /// A profile rounds (step) or truncates (exp) some class count down to zero.
     #[error(
-        "profile gives class {class} round({exact}) = 0 samples (n_max = {n_max}, ratio = {ratio}); \
+        "profile gives class {class} {exact} -> 0 samples (n_max = {n_max}, ratio = {ratio}); \
          raise n_max or lower ratio so every class keeps at least 1 sample"
     )]
     ProfileCountZero {
         /// Index of the class that would be empty.
         class: usize,
-        /// The unrounded count.
+        /// The count before rounding or truncation.
         exact: f64,
         /// The profile's n_max.
         n_max: usize,

@@ -19,9 +19,10 @@ pub enum Profile {
         /// Number of minority classes, in 1..K.
         minority_classes: usize,
     },
-    /// Exponential profile (as in LDAM's long-tailed CIFAR):
-    /// `n_c = round(n_max * ratio^(-c/(K-1)))`, so class 0 has `n_max` and class K-1
-    /// has `round(n_max / ratio)`.
+    /// Exponential profile, truncated as the long-tail literature computes it (LDAM's
+    /// CIFAR-10-LT, Cao et al. 2019): `n_c = floor(n_max * (1/ratio)^(c/(K-1)))`, so class 0
+    /// has `n_max` and class K-1 has `floor(n_max / ratio)`; CIFAR-10-LT (n_max 5000, ratio
+    /// 100) is 5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50.
     Exp {
         /// Number of classes K (>= 2).
         classes: usize,
@@ -35,8 +36,9 @@ pub enum Profile {
 impl Profile {
     /// The per-class training counts, validated: K >= 2 and every count >= 1.
     ///
-    /// Rounding is half away from zero (`f64::round`). Note that LDAM's reference
-    /// code truncates instead, which can differ by one sample per class.
+    /// The step profile rounds `n_max / ratio` half away from zero; the exp profile
+    /// truncates, with the same floating-point expression as LDAM's reference code
+    /// (`int(n_max * (1/ratio)**(c/(K-1)))`), so its counts match the papers' exactly.
     pub fn counts(&self) -> Result<Vec<usize>> {
         let counts = match *self {
             Profile::Counts(ref c) => c.clone(),
@@ -54,7 +56,13 @@ impl Profile {
                     });
                 }
                 let exact = n_max as f64 / ratio;
-                let n_min = rounded_count(classes - minority_classes, exact, n_max, ratio)?;
+                let n_min = nonzero_count(
+                    classes - minority_classes,
+                    exact.round(),
+                    exact,
+                    n_max,
+                    ratio,
+                )?;
                 let mut c = vec![n_max; classes - minority_classes];
                 c.resize(classes, n_min);
                 c
@@ -67,8 +75,9 @@ impl Profile {
                 check_profile(classes, n_max, ratio)?;
                 (0..classes)
                     .map(|c| {
-                        let exact = n_max as f64 * ratio.powf(-(c as f64) / (classes as f64 - 1.0));
-                        rounded_count(c, exact, n_max, ratio)
+                        let exact =
+                            n_max as f64 * (1.0 / ratio).powf(c as f64 / (classes as f64 - 1.0));
+                        nonzero_count(c, exact.floor(), exact, n_max, ratio)
                     })
                     .collect::<Result<Vec<_>>>()?
             }
@@ -97,8 +106,8 @@ fn check_profile(classes: usize, n_max: usize, ratio: f64) -> Result<()> {
     Ok(())
 }
 
-fn rounded_count(class: usize, exact: f64, n_max: usize, ratio: f64) -> Result<usize> {
-    let n = exact.round();
+/// `n` (the rounded or truncated `exact`) as a count, or the error naming the empty class.
+fn nonzero_count(class: usize, n: f64, exact: f64, n_max: usize, ratio: f64) -> Result<usize> {
     if n < 1.0 {
         return Err(Error::ProfileCountZero {
             class,

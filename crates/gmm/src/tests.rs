@@ -62,6 +62,26 @@ fn exp_profile_values() {
         ratio: 100.0,
     };
     assert_eq!(p.counts().unwrap(), vec![5000, 1581, 500, 158, 50]);
+    // CIFAR-10-LT (Cao et al. 2019) and CIFAR-100-LT's first and last classes, as their
+    // reference code computes them (int(), i.e. truncation): 5000 * 100^(-1/9) = 2997.1.
+    let p = Profile::Exp {
+        classes: 10,
+        n_max: 5000,
+        ratio: 100.0,
+    };
+    assert_eq!(
+        p.counts().unwrap(),
+        vec![5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
+    );
+    let p = Profile::Exp {
+        classes: 100,
+        n_max: 500,
+        ratio: 100.0,
+    };
+    let c = p.counts().unwrap();
+    assert_eq!(c[..10], [500, 477, 455, 434, 415, 396, 378, 361, 344, 328]);
+    assert_eq!(c[90..], [7, 7, 6, 6, 6, 6, 5, 5, 5, 5]);
+    assert_eq!(c.iter().sum::<usize>(), 10847);
     // ratio 1 is balanced.
     let p = Profile::Exp {
         classes: 4,

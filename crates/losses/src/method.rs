@@ -170,10 +170,18 @@ impl fmt::Display for MethodName {
 impl FromStr for MethodName {
     type Err = Error;
 
+    /// Parses a method name as papers and users write it: case-insensitive, surrounding
+    /// spaces, `-` and `_` ignored (`LA`, `CE`, `Post-hoc`, `LDAM`).
     fn from_str(s: &str) -> Result<Self> {
+        let key: String = s
+            .trim()
+            .chars()
+            .filter(|c| !matches!(c, '-' | '_'))
+            .collect::<String>()
+            .to_ascii_lowercase();
         MethodName::ALL
             .into_iter()
-            .find(|m| m.as_str() == s)
+            .find(|m| m.as_str() == key)
             .ok_or_else(|| Error::UnknownMethod {
                 name: s.to_string(),
             })

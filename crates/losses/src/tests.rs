@@ -220,8 +220,20 @@ fn method_names_round_trip_and_unknown_names_are_rejected() {
     for m in MethodName::ALL {
         assert_eq!(m.as_str().parse::<MethodName>().unwrap(), m);
     }
+    // As papers write them: capitals, hyphens, spaces around.
+    for (given, want) in [
+        ("LA", MethodName::La),
+        ("CE", MethodName::Ce),
+        (" LDAM ", MethodName::Ldam),
+        ("Post-hoc", MethodName::PostHoc),
+        ("post_hoc", MethodName::PostHoc),
+        ("wCE", MethodName::Wce),
+    ] {
+        assert_eq!(given.parse::<MethodName>().unwrap(), want, "{given}");
+    }
     let err = "focal".parse::<MethodName>().unwrap_err();
     assert!(err.to_string().contains("allowed: ce, wce"), "{err}");
+    assert!("l a".parse::<MethodName>().is_err());
 }
 
 #[test]

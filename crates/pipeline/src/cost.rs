@@ -430,8 +430,8 @@ pub fn tune_cost(counts: &[usize], horizon: Horizon) -> Estimate {
 }
 
 /// The size of [`crate::train_images`] on `counts` (n training images), `n_test` test images
-/// and `n_pool` pool images of dimension `input_dim`, under `features`, with `moment_samples`
-/// per class for the theory.
+/// and `n_pool` pool images of dimension `input_dim`, under `features`, with at most
+/// `moment_samples` per class for the theory.
 pub fn train_cost(
     counts: &[usize],
     n_pool: usize,

@@ -43,8 +43,43 @@ use rand::{Rng, RngExt};
 use crate::bridge::anisotropic_stats;
 use crate::error::{Error, Result, Sample, invalid};
 
-/// Default number of pool images per class used to estimate the feature moments.
+/// Default number of pool images per class used to estimate the feature moments (at most:
+/// a class with fewer uses all it has, see [`MomentSamples::UpTo`]).
 pub const DEFAULT_MOMENT_SAMPLES: usize = 500;
+
+/// How many pool images of each class the feature moments are estimated from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MomentSamples {
+    /// Exactly this many of every class; a class with fewer pool images is an error.
+    Exactly(usize),
+    /// Every pool image of a class, up to this many (the default: up to
+    /// [`DEFAULT_MOMENT_SAMPLES`]), so a user's small classes need no flag.
+    UpTo(usize),
+}
+
+impl Default for MomentSamples {
+    fn default() -> Self {
+        MomentSamples::UpTo(DEFAULT_MOMENT_SAMPLES)
+    }
+}
+
+impl MomentSamples {
+    /// The largest number of images per class this asks for.
+    pub fn max_per_class(self) -> usize {
+        match self {
+            MomentSamples::Exactly(m) | MomentSamples::UpTo(m) => m,
+        }
+    }
+
+    /// Images per class for a pool with `pool_counts` images per class (not checked against
+    /// them: [`MomentSamples::Exactly`] may ask for more than a class has).
+    pub fn per_class(self, pool_counts: &[usize]) -> Vec<usize> {
+        match self {
+            MomentSamples::Exactly(m) => vec![m; pool_counts.len()],
+            MomentSamples::UpTo(m) => pool_counts.iter().map(|&have| have.min(m)).collect(),
+        }
+    }
+}
 
 /// The feature map applied to the preprocessed pixels.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -103,15 +138,14 @@ impl FromStr for FeatureSpec {
             }
             return Ok(FeatureSpec::Limit { activation });
         }
-        match width.parse::<usize>() {
+        // The width as researchers write it: 10000 or 1e4.
+        match imbalance_core::exact_integer(width, usize::MAX as u128) {
             Ok(w) if w >= 1 => Ok(FeatureSpec::Random {
                 activation,
-                width: w,
+                width: w as usize,
             }),
             Ok(_) => Err(bad(format!("'{s}': the number of features must be >= 1"))),
-            Err(_) => Err(bad(format!(
-                "'{s}': width '{width}' is not a positive integer"
-            ))),
+            Err(e) => Err(bad(format!("'{s}': width {e}"))),
         }
     }
 }
@@ -140,7 +174,8 @@ pub enum ClassCounts {
         /// Which classes are the minority.
         minority: MinorityChoice,
     },
-    /// Exponential profile: the i-th class of `order` gets `round(n_max * ratio^(-i/(K-1)))`.
+    /// Exponential profile: the i-th class of `order` gets `floor(n_max * ratio^(-i/(K-1)))`
+    /// (truncated as in CIFAR-10-LT; see [`Profile::Exp`]).
     Exp {
         /// Images of the largest class.
         n_max: usize,
@@ -276,7 +311,7 @@ pub struct ImageRunSpec {
     /// Training time T.
     pub horizon: Horizon,
     /// Fit the anisotropic theory from this many pool images per class (`None`: no theory).
-    pub moment_samples: Option<usize>,
+    pub moment_samples: Option<MomentSamples>,
     /// Options of the gradient-flow solver.
     pub flow: FlowOptions,
     /// Let the theory choose the method's hyperparameter (minimising this objective of its
@@ -292,6 +327,8 @@ pub struct TheoryFit {
     /// Samples per class the moments were estimated from (the smallest class's, if the sample
     /// was not balanced).
     pub moment_samples: usize,
+    /// Samples of each class the moments were estimated from.
+    pub moment_counts: Vec<usize>,
     /// The estimated moments (unbiased U-statistics).
     pub moments: FeatureMoments,
     /// The theory's statistics: the training counts with the sample's moments.
@@ -652,6 +689,7 @@ pub fn fit_anisotropic(
     let fit = anisotropic_stats(&moments, counts)?;
     Ok(TheoryFit {
         moment_samples: fewest,
+        moment_counts: per_class,
         effective_rank: moments.effective_rank.clone(),
         moments,
         stats: fit.stats,
@@ -814,15 +852,15 @@ fn check_available(pool: &dyn Pool, counts: &[usize], sample: Sample) -> Result<
 }
 
 /// Subsamples the pool with `counts`, computes the training Gram matrix and the cross Gram
-/// matrix with the whole test set under `features`, and (with `moment_samples = Some(m)`)
-/// estimates the feature moments from `m` pool images per class and fits the theory. Random
+/// matrix with the whole test set under `features`, and (with `moment_samples`) estimates the
+/// feature moments from that many pool images per class and fits the theory. Random
 /// choices (subsample, feature map, moment sample) are drawn from `rng` in that order.
 /// Reports [`Stage::Features`] and [`Stage::Moments`] to `progress`.
 pub fn prepare_images<R: Rng + ?Sized>(
     ds: &Dataset,
     counts: &[usize],
     features: FeatureSpec,
-    moment_samples: Option<usize>,
+    moment_samples: Option<MomentSamples>,
     progress: &dyn Progress,
     rng: &mut R,
 ) -> Result<PreparedImages> {
@@ -840,7 +878,7 @@ pub fn prepare_features<R: Rng + ?Sized>(
     fs: &FeatureSet,
     counts: &[usize],
     features: FeatureSpec,
-    moment_samples: Option<usize>,
+    moment_samples: Option<MomentSamples>,
     progress: &dyn Progress,
     rng: &mut R,
 ) -> Result<PreparedImages> {
@@ -851,18 +889,19 @@ fn prepare_pool<R: Rng + ?Sized>(
     pool: &dyn Pool,
     counts: &[usize],
     features: FeatureSpec,
-    moment_samples: Option<usize>,
+    moment_samples: Option<MomentSamples>,
     progress: &dyn Progress,
     rng: &mut R,
 ) -> Result<PreparedImages> {
     let k = pool.num_classes();
     check_available(pool, counts, Sample::Training)?;
     check_nonempty(counts)?;
-    if let Some(m) = moment_samples {
-        if m < 4 {
-            return Err(Error::TooFewMomentSamples { given: m });
+    let moment_counts = moment_samples.map(|m| m.per_class(&pool.pool_counts()));
+    if let Some(m) = &moment_counts {
+        if let Some(&fewest) = m.iter().min().filter(|&&f| f < 4) {
+            return Err(Error::TooFewMomentSamples { given: fewest });
         }
-        check_available(pool, &vec![m; k], Sample::Moments)?;
+        check_available(pool, m, Sample::Moments)?;
     }
     let mut timings = Timings::default();
     let t = Instant::now();
@@ -890,9 +929,9 @@ fn prepare_pool<R: Rng + ?Sized>(
     timings.features = t.elapsed().as_secs_f64();
     progress.stage_done(Stage::Features);
 
-    if let Some(m) = moment_samples {
+    if let Some(m) = &moment_counts {
         let t = Instant::now();
-        let rows = subsample(&labels, &vec![m; k], rng)?;
+        let rows = subsample(&labels, m, rng)?;
         let (x, y) = pool.train_rows(&rows)?;
         let x = mat(&x, d);
         run.fit_theory(&map, x.as_ref(), &y)?;

@@ -19,8 +19,8 @@ pub use error::{Error, Result, Sample};
 pub use gmm::{GmmRun, Sampler, predict_gmm, simulate_gmm};
 pub use images::{
     ClassCounts, DEFAULT_MOMENT_SAMPLES, FeatureMap, FeatureSpec, ImageRun, ImageRunSpec, Measured,
-    NoProgress, PreparedGram, PreparedImages, Progress, Stage, TheoryFit, Timings, fit_anisotropic,
-    prepare_features, prepare_images, train_features, train_images,
+    MomentSamples, NoProgress, PreparedGram, PreparedImages, Progress, Stage, TheoryFit, Timings,
+    fit_anisotropic, prepare_features, prepare_images, train_features, train_images,
 };
 
 // The types a run's inputs and outputs are made of, so that a user can depend on this crate

@@ -47,12 +47,13 @@ impl fmt::Display for Objective {
 impl FromStr for Objective {
     type Err = Error;
 
+    /// Parses `balanced` or `worst`, case-insensitive.
     fn from_str(s: &str) -> Result<Self> {
-        match s {
+        match s.trim().to_ascii_lowercase().as_str() {
             "balanced" => Ok(Objective::Balanced),
             "worst" => Ok(Objective::Worst),
-            other => Err(Error::UnknownObjective {
-                value: other.to_string(),
+            _ => Err(Error::UnknownObjective {
+                value: s.to_string(),
             }),
         }
     }
@@ -334,6 +335,11 @@ mod tests {
         assert_eq!("worst".parse::<Objective>().unwrap(), Objective::Worst);
         assert_eq!(
             "balanced".parse::<Objective>().unwrap(),
+            Objective::Balanced
+        );
+        assert_eq!("Worst".parse::<Objective>().unwrap(), Objective::Worst);
+        assert_eq!(
+            "BALANCED".parse::<Objective>().unwrap(),
             Objective::Balanced
         );
         assert!(matches!(
