@@ -256,19 +256,16 @@ impl TrainingSet {
         }
 
         let mut g = try_zeros(n, n, "Gram matrix")?;
-        if m >= n {
-            let l = bartlett_factor(n, m, seed)?;
-            wishart_lower_into(g.as_mut(), l.as_ref(), sigma * sigma, u.as_ref());
-        } else {
-            if m > 0 {
-                let z = gaussian_matrix(n, m, seed)?;
-                gram_lower_into(g.as_mut(), Accum::Replace, z.as_ref(), sigma * sigma);
-            }
-            if r > 0 {
-                gram_lower_into(g.as_mut(), Accum::Add, u.as_ref(), 1.0);
-            }
+        // Zeroing a large buffer cannot be interrupted (first touch of ~1 GB takes ~1.5 s
+        // here); after a stop request the workspace is not even allocated, and the caller
+        // discards the unfinished sample, as for the blocks skipped below.
+        use imbalance_core::interrupt::requested;
+        if !requested() {
+            fill_gram_lower(g.as_mut(), m, sigma, u.as_ref(), seed)?;
         }
-        mirror_lower(g.as_mut());
+        if !requested() {
+            mirror_lower(g.as_mut());
+        }
 
         let mut mean_proj = Mat::<f64>::zeros(n, k);
         matmul(
@@ -286,6 +283,32 @@ impl TrainingSet {
             mean_proj,
         })
     }
+}
+
+/// The lower triangle of the Gram matrix `sigma^2 Z Z^T + U U^T`, with `Z` the `n x m` noise
+/// orthogonal to the means (drawn from `seed`): through the Bartlett factor of the Wishart
+/// law when `m >= n`, else from `Z` itself.
+fn fill_gram_lower(
+    mut g: MatMut<'_, f64>,
+    m: usize,
+    sigma: f64,
+    u: MatRef<'_, f64>,
+    seed: u64,
+) -> Result<()> {
+    let (n, r) = (g.nrows(), u.ncols());
+    if m >= n {
+        let l = bartlett_factor(n, m, seed)?;
+        wishart_lower_into(g, l.as_ref(), sigma * sigma, u);
+    } else {
+        if m > 0 {
+            let z = gaussian_matrix(n, m, seed)?;
+            gram_lower_into(g.as_mut(), Accum::Replace, z.as_ref(), sigma * sigma);
+        }
+        if r > 0 {
+            gram_lower_into(g, Accum::Add, u, 1.0);
+        }
+    }
+    Ok(())
 }
 
 /// Column-block width of the blocked `L L^T` (a multiple of faer's 48-row AVX-512 kernel).

@@ -5,6 +5,10 @@
 //! `predict`, `tune`, `simulate` and `run_config` run a sweep configuration through
 //! `imbalance_cli::sweep::run_config`, the code path of `imbalance predict|tune|simulate
 //! --json` itself, so their results are the CLI's `--json` objects.
+//!
+//! Every long call runs on a worker thread without the GIL while the calling thread checks
+//! Python's signal handlers ([`interruptible`]), so Ctrl-C raises `KeyboardInterrupt` within
+//! about a second instead of after the call.
 
 use faer::{Mat, MatRef};
 use imbalance_gradflow::{FlowOptions, Horizon};
@@ -22,6 +26,49 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use serde_json::{Map, Value, json};
+
+/// How often a long call lets Python run its signal handlers.
+const SIGNAL_CHECK: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Runs `work` on a worker thread, without the GIL, while this thread runs Python's signal
+/// handlers every [`SIGNAL_CHECK`]. When a handler raises (Ctrl-C: `KeyboardInterrupt`), the
+/// library is asked to stop ([`imbalance_core::interrupt`]; its long loops look at the
+/// request at least about once a second), the worker's result is discarded, and the
+/// exception is raised. Signal handlers run only on Python's main thread, so a call from
+/// another thread is simply not interruptible.
+fn interruptible<T: Send>(py: Python<'_>, work: impl FnOnce() -> T + Send) -> PyResult<T> {
+    use imbalance_core::interrupt;
+    use std::sync::mpsc;
+    std::thread::scope(|scope| {
+        let (done, finished) = mpsc::channel();
+        let worker = scope.spawn(move || {
+            let out = work();
+            // The receiver may be gone only if this thread panicked; nothing to tell then.
+            let _ = done.send(());
+            out
+        });
+        let join = |worker: std::thread::ScopedJoinHandle<'_, T>| {
+            worker
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        };
+        let mut finished = finished;
+        loop {
+            // The receiver is Send but not Sync, so it moves into the GIL-free wait and back.
+            let (ended, rx) = py.detach(move || (finished.recv_timeout(SIGNAL_CHECK), finished));
+            finished = rx;
+            if !matches!(ended, Err(mpsc::RecvTimeoutError::Timeout)) {
+                return Ok(join(worker));
+            }
+            if let Err(e) = py.check_signals() {
+                interrupt::request();
+                py.detach(|| drop(join(worker)));
+                interrupt::clear();
+                return Err(e);
+            }
+        }
+    })
+}
 
 /// A `ValueError` with `message`.
 fn value_error(message: impl std::fmt::Display) -> PyErr {
@@ -159,8 +206,7 @@ fn from_json<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>>
 
 /// Runs one configuration (the schema of `imbalance sweep`): the command's `--json` object.
 fn run_json(py: Python<'_>, config: Value) -> PyResult<Value> {
-    py.detach(|| imbalance_cli::sweep::run_config(&config))
-        .map_err(cli_error)
+    interruptible(py, || imbalance_cli::sweep::run_config(&config))?.map_err(cli_error)
 }
 
 /// Runs one sweep configuration, a dict {"command": "predict" | "simulate" | "tune", field:
@@ -565,14 +611,13 @@ fn train<'py>(
             xv.ncols()
         )));
     }
-    let (prepared, measured) = py
-        .detach(|| -> imbalance_pipeline::Result<_> {
-            let map = FeatureMap::new(spec, xv.ncols(), &mut Pcg64::seed_from_u64(seed))?;
-            let prepared = PreparedGram::from_features(&map, xv, y, xtv, y_test, k)?;
-            let measured = prepared.measure(&method, h, &FlowOptions::default())?;
-            Ok((prepared, measured))
-        })
-        .map_err(pipeline_error)?;
+    let (prepared, measured) = interruptible(py, || -> imbalance_pipeline::Result<_> {
+        let map = FeatureMap::new(spec, xv.ncols(), &mut Pcg64::seed_from_u64(seed))?;
+        let prepared = PreparedGram::from_features(&map, xv, y, xtv, y_test, k)?;
+        let measured = prepared.measure(&method, h, &FlowOptions::default())?;
+        Ok((prepared, measured))
+    })?
+    .map_err(pipeline_error)?;
     let d = summary(py, measured.per_class_error)?;
     d.set_item("counts", prepared.counts.clone())?;
     d.set_item("test_per_class", prepared.test_counts.clone())?;
@@ -623,14 +668,13 @@ fn predict_features<'py>(
         )));
     }
     let xv = x.view();
-    let (fit, prediction) = py
-        .detach(|| -> imbalance_pipeline::Result<_> {
-            let map = FeatureMap::new(spec, xv.ncols(), &mut Pcg64::seed_from_u64(seed))?;
-            let fit = fit_anisotropic(&map, xv, &y, &counts)?;
-            let p = imbalance_theory::predict(&fit.stats, &method, h, &PredictOptions::default())?;
-            Ok((fit, p))
-        })
-        .map_err(pipeline_error)?;
+    let (fit, prediction) = interruptible(py, || -> imbalance_pipeline::Result<_> {
+        let map = FeatureMap::new(spec, xv.ncols(), &mut Pcg64::seed_from_u64(seed))?;
+        let fit = fit_anisotropic(&map, xv, &y, &counts)?;
+        let p = imbalance_theory::predict(&fit.stats, &method, h, &PredictOptions::default())?;
+        Ok((fit, p))
+    })?
+    .map_err(pipeline_error)?;
     let d = summary(py, prediction.per_class_error)?;
     d.set_item("moment_samples", fit.moment_samples)?;
     d.set_item("effective_rank", PyArray1::from_vec(py, fit.effective_rank))?;
