@@ -739,7 +739,10 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
                 p.worst_class_error,
                 fmt_mean(pmin),
                 fmt_mean(pmaj),
-                moment_sample_text(&fit.moment_counts),
+                moment_sample_text(
+                    &fit.moment_counts,
+                    moment_samples.map_or(0, MomentSamples::max_per_class)
+                ),
             );
             println!(
                 "effective rank tr(S)^2/tr(S^2) per class: {} (n = {n}; the theory needs it large compared with n)",
@@ -762,8 +765,8 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
     }
 }
 
-/// How many pool images per class the moments came from, for the table.
-fn moment_sample_text(counts: &[usize]) -> String {
+/// How many pool images per class the moments came from (at most `cap`), for the table.
+fn moment_sample_text(counts: &[usize], cap: usize) -> String {
     let (lo, hi) = (
         counts.iter().copied().min().unwrap_or(0),
         counts.iter().copied().max().unwrap_or(0),
@@ -771,7 +774,7 @@ fn moment_sample_text(counts: &[usize]) -> String {
     if lo == hi {
         format!("{lo} pool images per class")
     } else {
-        format!("{lo} to {hi} pool images per class: all a class has, up to {hi}")
+        format!("{lo} to {hi} pool images per class: all a class has, up to {cap}")
     }
 }
 
