@@ -4,6 +4,7 @@
 mod closed_form;
 mod error;
 mod genz;
+mod linalg;
 mod meanfield;
 mod mechanism;
 mod orthant;

@@ -28,6 +28,7 @@ use imbalance_losses::{Loss, Method};
 use rayon::prelude::*;
 
 use crate::genz::GenzOptions;
+use crate::linalg;
 use crate::orthant::{
     OrthantEstimate, OrthantMethod, ShiftedDiagonal, class_error_estimate, class_error_structured,
 };
@@ -400,156 +401,6 @@ fn reduced_class_loss(loss: &Loss, r: usize) -> Option<(Loss, Vec<usize>, Vec<f6
     Some((reduced, coord, mult))
 }
 
-/// Cholesky solve of the s x s system `h x = b` (h symmetric positive definite), in place.
-/// Returns false if a pivot is not positive.
-fn cholesky_solve(h: &mut [f64], b: &mut [f64], s: usize) -> bool {
-    for j in 0..s {
-        let mut d = h[j * s + j];
-        for p in 0..j {
-            d -= h[j * s + p] * h[j * s + p];
-        }
-        if d <= 0.0 {
-            return false;
-        }
-        let d = d.sqrt();
-        h[j * s + j] = d;
-        for i in j + 1..s {
-            let mut v = h[i * s + j];
-            for p in 0..j {
-                v -= h[i * s + p] * h[j * s + p];
-            }
-            h[i * s + j] = v / d;
-        }
-    }
-    for i in 0..s {
-        let mut v = b[i];
-        for p in 0..i {
-            v -= h[i * s + p] * b[p];
-        }
-        b[i] = v / h[i * s + i];
-    }
-    for i in (0..s).rev() {
-        let mut v = b[i];
-        for p in i + 1..s {
-            v -= h[p * s + i] * b[p];
-        }
-        b[i] = v / h[i * s + i];
-    }
-    true
-}
-
-/// Minimises `x^T h x / 2 - b^T x` over `x >= 0` (h positive definite with unit diagonal) by
-/// the Lawson-Hanson active-set method. Returns the solution.
-fn nonneg_qp(h: &[f64], b: &[f64]) -> Result<Vec<f64>> {
-    let dim = b.len();
-    let tol = 1e-13
-        * b.iter()
-            .fold(0.0f64, |m, v| m.max(v.abs()))
-            .max(f64::MIN_POSITIVE);
-    let mut x = vec![0.0; dim];
-    let mut passive = vec![false; dim];
-    let max_iter = 10 * dim + 100;
-    let gradient = |x: &[f64]| -> Vec<f64> {
-        (0..dim)
-            .map(|i| b[i] - (0..dim).map(|j| h[i * dim + j] * x[j]).sum::<f64>())
-            .collect()
-    };
-    let solve_passive = |passive: &[bool]| -> Option<Vec<f64>> {
-        let idx: Vec<usize> = (0..dim).filter(|&i| passive[i]).collect();
-        let s = idx.len();
-        let mut hp: Vec<f64> = idx
-            .iter()
-            .flat_map(|&i| idx.iter().map(move |&j| h[i * dim + j]))
-            .collect();
-        let mut bp: Vec<f64> = idx.iter().map(|&i| b[i]).collect();
-        if !cholesky_solve(&mut hp, &mut bp, s) {
-            return None;
-        }
-        let mut full = vec![0.0; dim];
-        for (&i, v) in idx.iter().zip(bp) {
-            full[i] = v;
-        }
-        Some(full)
-    };
-    let mut iterations = 0;
-    // Warm start: often every constraint is tight (all alpha > 0); one solve settles it.
-    if let Some(s) = solve_passive(&vec![true; dim])
-        && s.iter().all(|&v| v > 0.0)
-    {
-        x = s;
-        passive = vec![true; dim];
-    }
-    loop {
-        iterations += 1;
-        let w = gradient(&x);
-        let candidate = (0..dim)
-            .filter(|&j| !passive[j] && w[j] > tol)
-            .max_by(|&i, &j| w[i].total_cmp(&w[j]));
-        let Some(t) = candidate else { break };
-        if iterations > max_iter {
-            return Err(Error::QpNotConverged {
-                iterations,
-                violation: w[t],
-            });
-        }
-        passive[t] = true;
-        loop {
-            iterations += 1;
-            if iterations > max_iter {
-                return Err(Error::QpNotConverged {
-                    iterations,
-                    violation: f64::NAN,
-                });
-            }
-            let Some(s) = solve_passive(&passive) else {
-                return Err(Error::QpNotConverged {
-                    iterations,
-                    violation: f64::NAN,
-                });
-            };
-            if (0..dim).all(|j| !passive[j] || s[j] > 0.0) {
-                x = s;
-                break;
-            }
-            // Step from x towards s until the first passive variable hits zero.
-            let mut step = 1.0f64;
-            for j in 0..dim {
-                if passive[j] && s[j] <= 0.0 {
-                    step = step.min(x[j] / (x[j] - s[j]));
-                }
-            }
-            for j in 0..dim {
-                if passive[j] {
-                    x[j] += step * (s[j] - x[j]);
-                    if x[j] <= 1e-15 * (1.0 + s[j].abs()) {
-                        x[j] = 0.0;
-                        passive[j] = false;
-                    }
-                }
-            }
-        }
-    }
-    // KKT check: gradient ~0 on the passive set, <= tol elsewhere.
-    let w = gradient(&x);
-    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    let violation = (0..dim)
-        .map(|j| {
-            if passive[j] {
-                w[j].abs()
-            } else {
-                w[j].max(0.0)
-            }
-        })
-        .fold(0.0, f64::max);
-    if violation > 1e-9 * scale {
-        return Err(Error::QpNotConverged {
-            iterations,
-            violation: violation / scale,
-        });
-    }
-    Ok(x)
-}
-
 /// Largest K of the dense max-margin QP: (K(K-1))^2 = 1.7e7 matrix entries (130 MB) and
 /// Cholesky solves of up to 4e3 variables.
 const MAX_DENSE_QP_K: usize = 64;
@@ -651,7 +502,7 @@ pub fn max_margin_dual(stats: &MixtureStats, delta: &[f64]) -> Result<Vec<f64>> 
         .map(|pq| h[pq] * d[pq / dim] * d[pq % dim])
         .collect();
     let bs: Vec<f64> = (0..dim).map(|p| b[p] * d[p]).collect();
-    let gamma = nonneg_qp(&hs, &bs)?;
+    let gamma = linalg::nonneg_qp(&hs, &bs)?;
     let mut a = vec![0.0; k * k];
     for (p, &(c, j)) in vars.iter().enumerate() {
         let alpha = gamma[p] * d[p];

@@ -62,7 +62,7 @@ use crate::genz::{GenzOptions, check_covariance, genz, lattice_rule, one_factor_
 use crate::mechanism::sym_eigen;
 use crate::quad::{integrate_adaptive, one_factor_orthant_with_error};
 use crate::special::{
-    bivariate_normal_upper, normal_cdf, normal_pdf, normal_quantile, normal_quantile_upper,
+    bivariate_normal_upper, ln_phi, normal_cdf, normal_pdf, normal_quantile, normal_quantile_upper,
     normal_sf,
 };
 use crate::{Error, Result};
@@ -483,16 +483,6 @@ fn exchangeable_rows(corr: &[f64], m: usize) -> Option<(Vec<usize>, Vec<usize>)>
         }
     }
     Some((group, reps))
-}
-
-/// `ln Phi(t)` without loss of precision for large `t`.
-#[inline]
-fn ln_phi(t: f64) -> f64 {
-    if t > 0.0 {
-        (-normal_sf(t)).ln_1p()
-    } else {
-        normal_cdf(t).ln()
-    }
 }
 
 /// Exchangeable groups of a correlation matrix: `R_ij = c[g(i), g(j)]` for `i != j`.

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
-use crate::special::{normal_cdf, normal_pdf, normal_sf};
+use crate::special::{ln_phi, normal_cdf, normal_pdf, normal_sf};
 
 // Gauss-Kronrod 7-15 (QUADPACK qk15): Kronrod nodes (x >= 0, the last is 0) and weights,
 // and the Gauss weights of the 7-point rule at the odd-indexed Kronrod nodes.
@@ -103,16 +103,6 @@ pub fn integrate_adaptive(
         let (v2, e2) = gk15(&mut f, mid, hi);
         panels[i] = (lo, mid, v1, e1);
         panels.push((mid, hi, v2, e2));
-    }
-}
-
-/// `ln Phi(t)` without loss of precision for large `t`.
-#[inline]
-fn ln_phi(t: f64) -> f64 {
-    if t > 0.0 {
-        (-normal_sf(t)).ln_1p()
-    } else {
-        normal_cdf(t).ln()
     }
 }
 

@@ -28,6 +28,7 @@ use imbalance_core::{SplitMix64, splitmix64};
 use rayon::prelude::*;
 
 use crate::genz::check_covariance;
+use crate::linalg::{PIVOT_TOL, SemidefiniteFactor, semidefinite_factor};
 use crate::special::{normal_cdf, normal_sf};
 use crate::{Error, Result};
 
@@ -165,66 +166,11 @@ pub fn shared_class_errors(
     plan.run(opts)
 }
 
-/// `S = F F^T` with `F` K x r lower trapezoidal: the Cholesky factor with the columns of
-/// (numerically) zero pivots dropped, so that a singular `S` (the logits of CE-like methods
-/// have a constant-shift direction of variance 0) is factored exactly.
-struct Factor {
-    r: usize,
-    /// K x r, row-major.
-    f: Vec<f64>,
-    /// `first[c]`: the first row where column c is non-zero (increasing in c).
-    first: Vec<usize>,
-}
-
-/// Relative size (to the largest diagonal entry) below which a pivot counts as zero.
-const PIVOT_TOL: f64 = 1e-11;
-
-fn factor(cov: &[f64], k: usize) -> Result<Factor> {
-    let max_diag = (0..k).map(|i| cov[i * k + i]).fold(0.0, f64::max);
-    let mut cols: Vec<Vec<f64>> = Vec::new(); // each column as K entries
-    let mut first = Vec::new();
-    for j in 0..k {
-        let mut d = cov[j * k + j];
-        for col in &cols {
-            d -= col[j] * col[j];
-        }
-        if d <= PIVOT_TOL * max_diag {
-            if d < -1e-8 * max_diag {
-                return Err(Error::NotPsd {
-                    name: "cov",
-                    pivot: d / max_diag,
-                });
-            }
-            continue;
-        }
-        let piv = d.sqrt();
-        let mut col = vec![0.0; k];
-        col[j] = piv;
-        for i in j + 1..k {
-            let mut v = cov[i * k + j];
-            for c in &cols {
-                v -= c[i] * c[j];
-            }
-            col[i] = v / piv;
-        }
-        cols.push(col);
-        first.push(j);
-    }
-    let r = cols.len();
-    let mut f = vec![0.0; k * r];
-    for (c, col) in cols.iter().enumerate() {
-        for i in 0..k {
-            f[i * r + c] = col[i];
-        }
-    }
-    Ok(Factor { r, f, first })
-}
-
 /// Everything the blocks share: the factor, and per class its shifted means and its
 /// conditioning direction.
 struct Plan {
     k: usize,
-    factor: Factor,
+    factor: SemidefiniteFactor,
     classes: Vec<ClassPlan>,
 }
 
@@ -251,7 +197,7 @@ impl Plan {
         conditioning: bool,
     ) -> Result<Self> {
         let k = offsets.len();
-        let factor = factor(cov, k)?;
+        let factor = semidefinite_factor("cov", cov, k)?;
         let kf = k as f64;
         // S 1, for S w_y with w_y = (K e_y - 1) / (K - 1).
         let row_sum: Vec<f64> = (0..k)

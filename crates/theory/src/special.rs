@@ -65,6 +65,16 @@ pub fn normal_sf(x: f64) -> f64 {
     normal_cdf(-x)
 }
 
+/// `ln Phi(t)`, without loss of precision for large `t` (where `Phi(t)` rounds to 1).
+#[inline]
+pub(crate) fn ln_phi(t: f64) -> f64 {
+    if t > 0.0 {
+        (-normal_sf(t)).ln_1p()
+    } else {
+        normal_cdf(t).ln()
+    }
+}
+
 /// The standard normal density.
 #[inline]
 pub fn normal_pdf(x: f64) -> f64 {

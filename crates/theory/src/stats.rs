@@ -58,28 +58,11 @@ pub(crate) fn check_psd(name: &'static str, m: &[f64], k: usize) -> Result<()> {
             None => Ok(()),
         };
     }
-    let mut l = vec![0.0; k * k];
-    for j in 0..k {
-        let mut d = m[j * k + j] + eps;
-        for p in 0..j {
-            d -= l[j * k + p] * l[j * k + p];
-        }
-        if d <= 0.0 {
-            return Err(Error::NotPsd {
-                name,
-                pivot: d / scale,
-            });
-        }
-        let d = d.sqrt();
-        l[j * k + j] = d;
-        for i in j + 1..k {
-            let mut s = m[i * k + j];
-            for p in 0..j {
-                s -= l[i * k + p] * l[j * k + p];
-            }
-            l[i * k + j] = s / d;
-        }
-    }
+    let mut l = m.to_vec();
+    crate::linalg::cholesky_in_place(&mut l, k, eps).map_err(|bad| Error::NotPsd {
+        name,
+        pivot: bad.value / scale,
+    })?;
     Ok(())
 }
 
