@@ -1,4 +1,4 @@
-//! End-to-end tests of the `imbalance` binary: the command-line contract of DESIGN.md.
+//! End-to-end tests of the `imbalance` binary: the command-line contract of docs/design.md.
 
 use std::process::{Command, Output};
 
@@ -201,7 +201,7 @@ fn bad_input_gets_one_clear_line() {
 
 #[test]
 fn predict_matches_the_theory_reference_value() {
-    // THEORY.md §6, row 1: mean-field minority error 0.164 for CE at T = 1e4.
+    // docs/theory.md §6, row 1: mean-field minority error 0.164 for CE at T = 1e4.
     let v = json(&[
         "predict", "--counts", "200,20", "--dim", "2000", "--snr", "5", "--method", "ce", "--time",
         "1e4", "--json",

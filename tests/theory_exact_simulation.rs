@@ -98,11 +98,11 @@ fn simulate(
 
 #[test]
 fn binary_row_1_matches_simulation() {
-    // THEORY §6 row 1 (and row 2, LA): K = 2, counts 200/20, p = 2000, s = 5, T = 1e4. The
+    // docs/theory.md §6 row 1 (and row 2, LA): K = 2, counts 200/20, p = 2000, s = 5, T = 1e4. The
     // simulation error is exact given the trained W; what varies is the training set (the table
     // reports 0.167-0.175 for CE and 0.127-0.130 for LA over 1-2 seeds; seeds 0 and 1 here give
     // 0.183 and 0.118). The mean field sits 0.01-0.02 below the simulation for CE and up to
-    // 0.03 below for LA at this short time (THEORY §6), plus ~0.01 of seed-to-seed spread.
+    // 0.03 below for LA at this short time (docs/theory.md §6), plus ~0.01 of seed-to-seed spread.
     let counts = [200, 20];
     let stats = MixtureStats::orthogonal(counts.to_vec(), 2000, 5.0, 1.0).unwrap();
     for (method, tol) in [(Method::Ce, 0.03), (Method::La { tau: 1.0 }, 0.045)] {
@@ -129,7 +129,7 @@ fn binary_row_1_matches_simulation() {
 
 #[test]
 fn ten_class_row_7_parameters_simulate_to_the_closed_form_not_to_the_table() {
-    // THEORY §6 row 7 lists 0.776 for K = 10 (5x100, 5x20), p = 5000, s = 8, T = inf, CE. The
+    // docs/theory.md §6 row 7 once listed 0.776 for K = 10 (5x100, 5x20), p = 5000, s = 8, T = inf, CE. The
     // closed form gives 0.139 for exactly these parameters, and so does an exact max-margin
     // simulation (one seed: 0.14-0.18 per minority class; majority < 1e-3).
     let counts = [100, 100, 100, 100, 100, 20, 20, 20, 20, 20];
@@ -149,7 +149,7 @@ fn ten_class_row_7_parameters_simulate_to_the_closed_form_not_to_the_table() {
         th.per_class_error[9],
         sim.per_class_error
     );
-    assert!(minority_sim < 0.3, "far from the table's 0.776");
+    assert!(minority_sim < 0.3, "far from the table's old 0.776");
     assert!(sim.per_class_error[..5].iter().all(|&e| e < 1e-3));
     // The mechanism numbers: theory vs the trained W, noise/signal per row within 15%.
     let m = mechanism(

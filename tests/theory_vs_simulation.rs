@@ -96,7 +96,7 @@ fn fixture_meets_the_issue_criterion() {
 fn fresh_simulations_reproduce_the_fixture_and_theory_stays_within_the_gaps() {
     let f = fixture();
     let rows = f["rows"].as_array().unwrap();
-    // A subset with K = 2, 3, 5, short and infinite T, the THEORY §6 LA row, p/n = 5 and 10.
+    // A subset with K = 2, 3, 5, short and infinite T, the docs/theory.md §6 LA row, p/n = 5 and 10.
     let wanted = [
         "K=2 [200,20] p=2000 s=5 la tau=1 T=1e4",
         "K=2 [200,20] p=2000 s=5 ce T=inf",

@@ -146,7 +146,7 @@ fn exp_profile(k: usize, n_max: usize, rho: f64) -> Vec<usize> {
         .collect()
 }
 
-/// The grid: 48 configurations. The THEORY §6 rows are included (the first block).
+/// The grid: 48 configurations. The docs/theory.md §6 rows are included (the first block).
 pub fn grid() -> Vec<GridConfig> {
     use Method::*;
     let mut g = vec![];
@@ -155,7 +155,7 @@ pub fn grid() -> Vec<GridConfig> {
             g.push(GridConfig::new(counts, dim, snr, m, h));
         }
     };
-    // K = 2, rho = 10, p/n = 9.1 (THEORY §6), every method and the time axis for CE and LA.
+    // K = 2, rho = 10, p/n = 9.1 (docs/theory.md §6), every method and the time axis for CE and LA.
     add(
         &[200, 20],
         2000,
@@ -265,7 +265,7 @@ pub fn grid() -> Vec<GridConfig> {
             (PostHoc { tau: 1.0 }, "1e4"),
         ],
     );
-    // K = 10, step, rho = 5, p/n = 8.3 (THEORY §6 last row at T = inf).
+    // K = 10, step, rho = 5, p/n = 8.3 (docs/theory.md §6 last row at T = inf).
     add(
         &[100, 100, 100, 100, 100, 20, 20, 20, 20, 20],
         5000,

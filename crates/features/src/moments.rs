@@ -38,7 +38,7 @@ impl MomentEstimator {
 }
 
 /// Per-class moments of features, as needed by the anisotropic mean-field theory
-/// (THEORY §4): M_cc' = mu_c . mu_c', tr Sigma_c, tr(Sigma_c Sigma_y) and
+/// (docs/theory.md §4): M_cc' = mu_c . mu_c', tr Sigma_c, tr(Sigma_c Sigma_y) and
 /// mu_c^T Sigma_y mu_c'.
 ///
 /// Bias of each estimator (n_c = samples of class c; U = [`MomentEstimator::Unbiased`],

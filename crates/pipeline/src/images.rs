@@ -8,7 +8,7 @@
 //! the full official test set, train by exact gradient flow to T, and count the errors per
 //! class on the test set. With the theory on, the per-class feature moments are estimated from
 //! a class-balanced sample of the pool (one more Gram matrix, unbiased U-statistics), turned
-//! into [`MixtureStats::anisotropic`] with the subsample's counts (THEORY §4, anisotropic
+//! into [`MixtureStats::anisotropic`] with the subsample's counts (docs/theory.md §4, anisotropic
 //! extension), and [`predict`] gives the per-class errors beside the measured ones.
 //!
 //! [`prepare_images`] does the expensive part once (subsample, Gram matrices, moments) so that
@@ -662,7 +662,7 @@ impl PreparedGram {
 /// Fits the anisotropic theory: estimates the per-class feature moments (unbiased
 /// U-statistics) from the rows of `x` (a class-balanced sample from the distribution the
 /// training set is drawn from, labels in `0..K` with K = `counts.len()`, at least 4 rows per
-/// class) mapped through `map`, and combines them with the training `counts` (THEORY §4,
+/// class) mapped through `map`, and combines them with the training `counts` (docs/theory.md §4,
 /// anisotropic extension). The theory's prediction is then `imbalance_theory::predict` on
 /// the fit's `stats`; [`PreparedGram::fit_theory`] is this for a prepared training set.
 pub fn fit_anisotropic(

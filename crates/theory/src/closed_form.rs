@@ -1,4 +1,4 @@
-//! Closed forms at T = infinity for orthogonal equal-norm means (THEORY §4).
+//! Closed forms at T = infinity for orthogonal equal-norm means (docs/theory.md §4).
 //!
 //! With `M = s^2 I`, isotropic noise and unit multiplicative factors (CE, LA, LDAM, wce: the
 //! additive terms and weights vanish at T = infinity) the max-margin dual is
@@ -14,7 +14,7 @@
 //! the integral of `phi (1 - prod Phi)` so that tiny errors keep their relative accuracy).
 //! For K = 2: `error_y = Phi(-(n_y s^2/lambda_y) / (sigma sqrt(n_y/lambda_y + n_c/lambda_c)))`.
 //!
-//! Both are the deterministic equivalents without the refinement term (THEORY §4), i.e. they
+//! Both are the deterministic equivalents without the refinement term (docs/theory.md §4), i.e. they
 //! equal [`crate::predict`] at `Horizon::Infinite` with `refinement: false`.
 
 use imbalance_losses::Method;

@@ -1,4 +1,4 @@
-//! The mean-field gradient flow (THEORY §4), its T = infinity limit, and the predicted errors.
+//! The mean-field gradient flow (docs/theory.md §4), its T = infinity limit, and the predicted errors.
 //!
 //! With exchangeable samples every class-c sample carries the same dual row `a^(c)` (length K),
 //! its training logits are `z^(c) = tr(Sigma_c) a^(c) + sum_c' n_c' M_cc' a^(c')`, and gradient
@@ -59,9 +59,9 @@ pub struct PredictOptions {
     /// Options of the shared Monte Carlo, which answers for every class at once where Genz's
     /// rule would work in [`SHARED_MC_MIN_DIM`] or more dimensions without structure.
     pub monte_carlo: MonteCarloOptions,
-    /// Add the training-set fluctuation of the logit means to the covariance (THEORY §4,
+    /// Add the training-set fluctuation of the logit means to the covariance (docs/theory.md §4,
     /// "optional refinement"): the predicted error is then averaged over training sets.
-    /// Default true (see the crate README for the comparison with the THEORY §6 table).
+    /// Default true (see the crate README for the comparison with the docs/theory.md §6 table).
     pub refinement: bool,
     /// Finite-n correction: multiply the noise term of the logit covariance by
     /// [`finite_n_factor`] (see the crate README, "Finite-n correction"). Default false: it
@@ -547,7 +547,7 @@ fn mean_field_dual_counted(
     }
 }
 
-/// The Gaussian law of the test logits of a class-y point for the dual `a` (THEORY §4):
+/// The Gaussian law of the test logits of a class-y point for the dual `a` (docs/theory.md §4):
 /// per y the mean `m_y = sum_c n_c M_cy a^(c)` and the covariance
 /// `S_y = sum_{c,c'} n_c n_c' (mu_c^T Sigma_y mu_c') a^(c) a^(c')^T
 ///        + sum_c n_c tr(Sigma_c Sigma_y) a^(c) a^(c)^T

@@ -1,4 +1,4 @@
-//! The mechanism of minority failure, as numbers (THEORY §4): per classifier row, the signal
+//! The mechanism of minority failure, as numbers (docs/theory.md §4): per classifier row, the signal
 //! norm and the noise norm contributed by each source class.
 
 use imbalance_core::Horizon;

@@ -14,7 +14,7 @@ pub enum NoiseModel {
         dim: usize,
     },
     /// `noise = Sigma_c^{1/2} z` with class-dependent covariances, through the traces the theory
-    /// uses (THEORY §4, anisotropic extension).
+    /// uses (docs/theory.md §4, anisotropic extension).
     Anisotropic {
         /// `tr Sigma_c` per class (length K, > 0).
         trace: Vec<f64>,
@@ -105,7 +105,7 @@ impl MixtureStats {
         })
     }
 
-    /// The default mixture of THEORY §1: orthogonal means `mu_c = snr * e_c` (so `M = snr^2 I`),
+    /// The default mixture of docs/theory.md §1: orthogonal means `mu_c = snr * e_c` (so `M = snr^2 I`),
     /// isotropic noise. `snr >= 0`, and `dim >= K` so that K orthogonal means exist. The
     /// argument order is that of `imbalance_gmm::Mixture::new`: counts, dimension, means, noise.
     pub fn orthogonal(counts: Vec<usize>, dim: usize, snr: f64, sigma: f64) -> Result<Self> {

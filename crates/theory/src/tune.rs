@@ -1,4 +1,4 @@
-//! Hyperparameter tuning on the theory's predicted error (THEORY §5).
+//! Hyperparameter tuning on the theory's predicted error (docs/theory.md §5).
 
 use std::fmt;
 use std::str::FromStr;

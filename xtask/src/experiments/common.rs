@@ -332,7 +332,7 @@ pub fn group_stats(gmm: &Gmm, per_seed: &[Vec<f64>]) -> Groups<Stat> {
 }
 
 /// Tolerance of theory vs simulation used by the agreement claims: the mean-field model is an
-/// approximation (THEORY §6 reports gaps of a few points of error), so a fixed model tolerance
+/// approximation (docs/theory.md §6 reports gaps of a few points of error), so a fixed model tolerance
 /// `MODEL_TOL` plus 3 standard errors of the simulated mean (seed-to-seed noise of the
 /// training set; the exact conditional error has no test-sampling noise).
 pub const MODEL_TOL: f64 = 0.03;

@@ -1,6 +1,6 @@
 //! E4: class-dependent temperature (CDT) can fail arbitrarily badly. Tuned CDT vs tuned LA and
 //! LDAM (each tuned on the theory's balanced error) and plain CE as the imbalance grows, in the
-//! binary case (where CDT = CE up to a clock factor, THEORY §4 and the theory crate's README)
+//! binary case (where CDT = CE up to a clock factor, docs/theory.md §4 and the theory crate's README)
 //! and in a multi-class case (where it is a different classifier); theory lines, simulation
 //! points at the theory-tuned values.
 
