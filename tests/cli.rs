@@ -1,58 +1,7 @@
 //! End-to-end tests of the `imbalance` binary: the command-line contract of docs/design.md.
 
-use std::process::{Command, Output};
-
-use serde_json::Value;
-
-fn imbalance(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_imbalance"))
-        .args(args)
-        .output()
-        .expect("the imbalance binary runs")
-}
-
-/// Runs a command that must succeed with `--json` and returns the parsed object.
-fn json(args: &[&str]) -> Value {
-    let out = imbalance(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{args:?} failed: {stderr}");
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(
-        stdout.trim().lines().count(),
-        1,
-        "one JSON object on one line: {stdout}"
-    );
-    serde_json::from_str(&stdout).expect("stdout is JSON")
-}
-
-/// Runs a command that must fail cleanly: non-zero exit, exactly one line on stderr, no panic.
-fn fails(args: &[&str], expect_in_message: &str) {
-    let out = imbalance(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{args:?} should fail");
-    assert_eq!(out.status.code(), Some(2), "{args:?}: exit code");
-    assert!(out.stdout.is_empty(), "{args:?}: nothing on stdout");
-    assert_eq!(
-        stderr.trim_end().lines().count(),
-        1,
-        "{args:?}: one line on stderr: {stderr}"
-    );
-    assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
-    assert!(
-        stderr
-            .to_lowercase()
-            .contains(&expect_in_message.to_lowercase()),
-        "{args:?}: expected '{expect_in_message}' in: {stderr}"
-    );
-}
-
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
+mod common;
+use common::{fails, floats, imbalance, json};
 
 #[test]
 fn simulate_json_has_the_contract_fields() {

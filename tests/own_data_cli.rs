@@ -8,10 +8,8 @@
 
 use std::path::PathBuf;
 
-use serde_json::Value;
-
 mod common;
-use common::{fails, imbalance, json, shared_datasets as data_dir};
+use common::{fails, floats, imbalance, json, shared_datasets as data_dir};
 
 /// A `.npy` file: `descr` like `<f8`, the shape, and the raw little-endian data.
 fn npy(descr: &str, fortran: bool, shape: &[usize], data: &[u8]) -> Vec<u8> {
@@ -141,14 +139,6 @@ fn file_args<'a>(f: &'a [String; 4], extra: &[&'a str]) -> Vec<&'a str> {
     ];
     a.extend_from_slice(extra);
     a
-}
-
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("not an array: {v}"))
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
 }
 
 const RUN: [&str; 12] = [

@@ -7,15 +7,7 @@
 use serde_json::Value;
 
 mod common;
-use common::{fails, imbalance, json, shared_datasets as data_dir};
-
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("not an array: {v}"))
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
+use common::{fails, floats, imbalance, json, shared_datasets as data_dir};
 
 const SMALL: [&str; 8] = [
     "--counts",

@@ -27,6 +27,15 @@ pub fn json(args: &[&str]) -> Value {
     serde_json::from_str(&stdout).expect("stdout is JSON")
 }
 
+/// A JSON array of numbers.
+pub fn floats(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
 /// A command that must fail cleanly: exit code 2, one line on stderr, no panic.
 pub fn fails(args: &[&str], expect: &str) {
     let out = imbalance(args);
