@@ -318,3 +318,38 @@ fn the_exp_profile_truncates_as_cifar10_lt() {
         ]
     );
 }
+
+#[test]
+fn a_reader_that_closes_the_pipe_ends_the_output_quietly() {
+    // `imbalance predict ... | head`: the reader is gone before the table is printed (the
+    // prediction takes milliseconds; the read end is closed at once). The process exits with
+    // 128 + SIGPIPE, as a program the signal stopped, and prints no panic.
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_imbalance"))
+        .args([
+            "predict",
+            "--profile",
+            "exp",
+            "--classes",
+            "200",
+            "--n-max",
+            "100",
+            "--ratio",
+            "10",
+            "--dim",
+            "20000",
+            "--snr",
+            "8",
+            "--method",
+            "ce",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

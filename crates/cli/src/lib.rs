@@ -131,7 +131,33 @@ fn one_line(msg: &str) -> String {
 
 /// Runs the command line on the process arguments; the exit code to return from `main`.
 pub fn main() -> ExitCode {
+    quiet_on_broken_pipe();
     ExitCode::from(run_from(std::env::args_os()))
+}
+
+/// Exit code when the reader of stdout went away: 128 + SIGPIPE, what a shell reports for a
+/// program the signal stopped.
+pub const BROKEN_PIPE_EXIT_CODE: i32 = 141;
+
+/// A reader that closes the pipe early (`imbalance predict ... | head`) ends the output: the
+/// process exits quietly with [`BROKEN_PIPE_EXIT_CODE`], as a C program killed by SIGPIPE
+/// would, where Rust's print macros (which ignore SIGPIPE) would panic. Every other panic keeps
+/// the default report.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        // The standard library's message for a failed print: "failed printing to stdout: {e}".
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(BROKEN_PIPE_EXIT_CODE);
+        }
+        default(info);
+    }));
 }
 
 /// Runs the command line on the given arguments (the first is the program name) and returns
