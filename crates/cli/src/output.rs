@@ -74,6 +74,27 @@ pub enum Column<'a> {
     Se(&'a [f64]),
 }
 
+/// The counts for a table's header line: all of them up to 20 classes, else the first and last
+/// three with the number of classes and n (the table below lists every class, the JSON too).
+pub fn counts_text(counts: &[usize]) -> String {
+    if counts.len() <= 20 {
+        return format!("{counts:?}");
+    }
+    let show = |c: &[usize]| {
+        c.iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "[{}, ..., {}] ({} classes, n = {})",
+        show(&counts[..3]),
+        show(&counts[counts.len() - 3..]),
+        counts.len(),
+        counts.iter().sum::<usize>()
+    )
+}
+
 /// Errors unless every value of `what` is a finite number.
 pub fn check_finite(what: &str, values: &[f64]) -> Result<()> {
     match values.iter().position(|v| !v.is_finite()) {
@@ -215,5 +236,21 @@ impl imbalance_pipeline::Progress for StageProgress<'_> {
     fn stage_done(&self, _stage: imbalance_pipeline::Stage) {
         self.done.set(self.done.get() + 1);
         self.progress.step(self.done.get());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::counts_text;
+
+    #[test]
+    fn long_count_lists_are_shortened_in_the_header() {
+        assert_eq!(counts_text(&[200, 20]), "[200, 20]");
+        assert_eq!(counts_text(&[5; 20]), format!("{:?}", [5; 20]));
+        let k100: Vec<usize> = (1..=100).rev().collect();
+        assert_eq!(
+            counts_text(&k100),
+            "[100, 99, 98, ..., 3, 2, 1] (100 classes, n = 5050)"
+        );
     }
 }

@@ -120,8 +120,12 @@ pub fn run_predict(args: &PredictArgs) -> Result<()> {
         print_json(&out.json)
     } else {
         println!(
-            "predict (mean-field theory): counts {:?}, p = {}, snr = {}, method {}, T = {}",
-            out.counts, args.gmm.dim, args.gmm.snr, out.method, args.time.time
+            "predict (mean-field theory): counts {}, p = {}, snr = {}, method {}, T = {}",
+            crate::output::counts_text(&out.counts),
+            args.gmm.dim,
+            args.gmm.snr,
+            out.method,
+            args.time.time
         );
         out.summary
             .print_table(&out.counts, out.se.as_deref().map(Column::Se));

@@ -179,9 +179,9 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
         crate::output::print_json(&out.json)
     } else {
         println!(
-            "simulate: {} classes, counts {:?}, p = {}, snr = {}, method {}, T = {}, {} seed(s), {} test samples per class",
+            "simulate: {} classes, counts {}, p = {}, snr = {}, method {}, T = {}, {} seed(s), {} test samples per class",
             out.counts.len(),
-            out.counts,
+            crate::output::counts_text(&out.counts),
             args.gmm.dim,
             args.gmm.snr,
             out.method,
