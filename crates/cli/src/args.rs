@@ -36,7 +36,7 @@ pub struct GmmArgs {
     /// Explicit training counts per class, comma-separated (K = their number; give the flag
     /// once).
     #[arg(long, value_delimiter = ',', value_name = "N0,N1,...", action = ArgAction::Set,
-          allow_hyphen_values = true, value_parser = parse_count)]
+          allow_hyphen_values = true, value_parser = parse_usize)]
     pub counts: Option<Vec<usize>>,
     /// Imbalance profile (instead of --counts); needs --classes, --n-max, --ratio.
     #[arg(long, value_enum, ignore_case = true)]
@@ -71,11 +71,6 @@ pub struct GmmArgs {
     /// Class means.
     #[arg(long, value_enum, ignore_case = true, default_value_t = MeansKind::Orthogonal)]
     pub means: MeansKind,
-}
-
-/// Parses one class count (clap's parser for `--counts`), as [`parse_usize`].
-pub fn parse_count(s: &str) -> std::result::Result<usize, String> {
-    parse_usize(s)
 }
 
 /// Clap's parser for the `usize` flags: a non-negative integer, also as `1e5` or `2.5e3`

@@ -21,7 +21,7 @@ use rand::SeedableRng;
 use rand_pcg::Pcg64;
 
 use crate::error::{Result, usage};
-use crate::train::{ImageCountsArgs, own_data_counts, parse_resize};
+use crate::train::{ImageCountsArgs, builtin_counts, own_data_counts, parse_resize};
 
 /// Arguments of `imbalance preview`.
 #[derive(Debug, Clone, Args)]
@@ -57,20 +57,12 @@ struct Pool {
     class_names: Vec<String>,
     pixels: Vec<u8>,
     labels: Vec<usize>,
-    /// A built-in dataset (its default counts apply), not the user's own folder.
-    builtin: bool,
+    /// Images per class of the user's own folder (used as given without counts flags);
+    /// `None` for a built-in dataset, whose default counts apply.
+    own_counts: Option<Vec<usize>>,
 }
 
 impl Pool {
-    /// Images per class.
-    fn class_counts(&self) -> Vec<usize> {
-        let mut counts = vec![0; self.class_names.len()];
-        for &y in &self.labels {
-            counts[y] += 1;
-        }
-        counts
-    }
-
     fn image(&self, i: usize) -> &[u8] {
         let d: usize = self.shape.iter().product();
         &self.pixels[i * d..(i + 1) * d]
@@ -91,7 +83,7 @@ fn load_pool(args: &PreviewArgs) -> Result<Pool> {
                 class_names: ds.class_names,
                 pixels: ds.train_pixels,
                 labels,
-                builtin: true,
+                own_counts: None,
             })
         }
         Err(_) if std::path::Path::new(&args.dataset).is_dir() => {
@@ -101,6 +93,7 @@ fn load_pool(args: &PreviewArgs) -> Result<Pool> {
             let opts = ImageFolderOptions::default().with_resize(args.resize);
             let f = load_image_folder(std::path::Path::new(&args.dataset), None, &opts)?;
             let path = std::path::Path::new(&args.dataset);
+            let own_counts = Some(f.class_counts());
             Ok(Pool {
                 // The folder's own name: a title, not a path.
                 name: path.file_name().map_or_else(
@@ -109,9 +102,9 @@ fn load_pool(args: &PreviewArgs) -> Result<Pool> {
                 ),
                 shape: f.image_shape,
                 class_names: f.class_names,
+                own_counts,
                 pixels: f.pixels,
                 labels: f.labels,
-                builtin: false,
             })
         }
         Err(e) => Err(usage(
@@ -230,11 +223,9 @@ pub fn run_preview(args: &PreviewArgs) -> Result<()> {
     let k = pool.class_names.len();
     // The same generator, in the same order, as `imbalance train`: counts, then subsample.
     let mut rng = Pcg64::seed_from_u64(args.seed);
-    let counts = match (pool.builtin, class_counts) {
-        (true, c) => c
-            .unwrap_or_else(ClassCounts::default_step)
-            .resolve(k, &mut rng)?,
-        (false, c) => own_data_counts(c.as_ref(), &pool.class_counts(), &mut rng)?,
+    let counts = match &pool.own_counts {
+        None => builtin_counts(class_counts.as_ref(), k, &mut rng)?,
+        Some(own) => own_data_counts(class_counts.as_ref(), own, &mut rng)?,
     };
     let rows = subsample(&pool.labels, &counts, &mut rng)?;
     let mut shown = vec![Vec::new(); k];

@@ -268,6 +268,17 @@ fn features_data(
     Ok((Data::Features(fs), counts))
 }
 
+/// The counts of a built-in dataset with `k` classes: what the counts flags ask for, else the
+/// default step (classes 0-4 get 500 images, 5-9 get 50).
+pub(crate) fn builtin_counts(
+    class_counts: Option<&ClassCounts>,
+    k: usize,
+    rng: &mut Pcg64,
+) -> Result<Vec<usize>> {
+    let default = ClassCounts::default_step();
+    Ok(class_counts.unwrap_or(&default).resolve(k, rng)?)
+}
+
 /// The counts of a user's own data (features or image folders) with `pool` images per class:
 /// what the counts flags ask for, else every image, with the data's own imbalance.
 pub(crate) fn own_data_counts(
@@ -289,7 +300,7 @@ pub struct ImageCountsArgs {
     /// 50,50,50,50,50 on a built-in dataset; every image, with its own counts, on your own
     /// data).
     #[arg(long, value_delimiter = ',', value_name = "N0,...,N9", action = clap::ArgAction::Set,
-          allow_hyphen_values = true, value_parser = crate::args::parse_count)]
+          allow_hyphen_values = true, value_parser = crate::args::parse_usize)]
     pub(crate) counts: Option<Vec<usize>>,
     /// Imbalance profile (instead of --counts) over the data's K classes; needs --n-max and
     /// --ratio. exp is the long-tailed profile of Cao et al. 2019 (CIFAR-10-LT):
@@ -495,10 +506,11 @@ fn counts_flag(args: &TrainArgs) -> &'static str {
 /// `train` for the fuzz targets.
 pub fn check_without_data(args: &TrainArgs) -> Result<()> {
     let p = plan(args)?;
-    let counts = p
-        .class_counts
-        .unwrap_or_else(ClassCounts::default_step)
-        .resolve(10, &mut Pcg64::seed_from_u64(args.seed))?;
+    let counts = builtin_counts(
+        p.class_counts.as_ref(),
+        10,
+        &mut Pcg64::seed_from_u64(args.seed),
+    )?;
     let cost = train_cost(
         &counts,
         60_000,
@@ -528,10 +540,7 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
     let mut rng = Pcg64::seed_from_u64(args.seed);
     let (data, counts) = match &source {
         Source::Dataset(name) => {
-            let counts = class_counts
-                .clone()
-                .unwrap_or_else(ClassCounts::default_step)
-                .resolve(name.num_classes(), &mut rng)?;
+            let counts = builtin_counts(class_counts.as_ref(), name.num_classes(), &mut rng)?;
             let ds =
                 load(*name, args.data_dir.as_deref(), &LoadOptions::default()).map_err(|e| {
                     denied_hint(args.data_dir.as_deref(), *name)

@@ -40,7 +40,7 @@ fn interruptible<T: Send>(py: Python<'_>, work: impl FnOnce() -> T + Send) -> Py
     use imbalance_core::interrupt;
     use std::sync::mpsc;
     std::thread::scope(|scope| {
-        let (done, finished) = mpsc::channel();
+        let (done, mut finished) = mpsc::channel();
         let worker = scope.spawn(move || {
             let out = work();
             // The receiver may be gone only if this thread panicked; nothing to tell then.
@@ -52,7 +52,6 @@ fn interruptible<T: Send>(py: Python<'_>, work: impl FnOnce() -> T + Send) -> Py
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         };
-        let mut finished = finished;
         loop {
             // The receiver is Send but not Sync, so it moves into the GIL-free wait and back.
             let (ended, rx) = py.detach(move || (finished.recv_timeout(SIGNAL_CHECK), finished));
