@@ -24,6 +24,8 @@ fn simulate_json_has_the_contract_fields() {
     assert_eq!(v["config"]["method"]["method"], "la");
     assert_eq!(v["config"]["method"]["params"]["tau"], 0.5);
     assert_eq!(v["config"]["time"], 1e3);
+    // The default test draws for 2 classes.
+    assert_eq!(v["config"]["test_per_class"], 10_000);
 }
 
 #[test]

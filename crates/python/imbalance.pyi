@@ -134,7 +134,7 @@ def simulate(
     means: Literal["orthogonal", "random"] = "orthogonal",
     seeds: int = 1,
     seed: int = 0,
-    test_per_class: int = 10000,
+    test_per_class: Optional[int] = None,
     sampler: Literal["direct", "explicit"] = "direct",
 ) -> Simulated:
     """Exact gradient flow on sampled training sets, mean and std over `seeds` runs (seed i

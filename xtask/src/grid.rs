@@ -12,9 +12,11 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use imbalance_gmm::{MeansSpec, Mixture};
-use imbalance_gradflow::{FlowOptions, Horizon};
+use imbalance_gradflow::Horizon;
 use imbalance_losses::{Method, MethodName};
-use imbalance_pipeline::{Sampler, mixture_stats, per_class_mean_std, simulate_gmm};
+use imbalance_pipeline::{
+    Sampler, mixture_stats, per_class_mean_std, simulate_gmm, simulation_flow,
+};
 use imbalance_theory::{PredictOptions, predict};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
@@ -335,7 +337,7 @@ pub fn simulate_counted(cfg: &GridConfig, seed: u64) -> Result<(Vec<f64>, usize)
         cfg.horizon()?,
         Sampler::Direct,
         0,
-        &FlowOptions::default(),
+        &simulation_flow(mixture.k()),
         &mut rng,
     )
     .with_context(|| format!("simulating {}", cfg.label()))?;

@@ -4,8 +4,10 @@
 use std::time::Instant;
 
 use clap::Args;
-use imbalance_gradflow::FlowOptions;
-use imbalance_pipeline::{exact_errors_path, per_class_mean_std, simulate_cost, simulate_gmm};
+use imbalance_pipeline::{
+    default_test_per_class, exact_errors_path, per_class_mean_std, simulate_cost, simulate_gmm,
+    simulation_flow,
+};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 use serde_json::{Value, json};
@@ -33,9 +35,10 @@ pub struct SimulateArgs {
     /// Seed of the first training set (seed i uses S + i).
     #[arg(long, value_name = "S", default_value_t = 0, value_parser = crate::args::parse_u64)]
     seed: u64,
-    /// Fresh test samples per class for measuring errors (seeds x classes x M at most 1e10).
-    #[arg(long, value_name = "M", default_value_t = 10_000, value_parser = crate::args::parse_usize)]
-    test_per_class: usize,
+    /// Fresh test samples per class for measuring errors (seeds x classes x M at most 1e10)
+    /// [default: 10000 up to 100 classes, then 1e10 / K^3 but at least 100]
+    #[arg(long, value_name = "M", value_parser = crate::args::parse_usize)]
+    test_per_class: Option<usize>,
     /// How training sets are drawn.
     #[arg(long, value_enum, ignore_case = true, default_value_t = SamplerArg::Direct)]
     sampler: SamplerArg,
@@ -43,6 +46,14 @@ pub struct SimulateArgs {
     memory: MemoryArgs,
     #[command(flatten)]
     output: JsonArgs,
+}
+
+impl SimulateArgs {
+    /// `--test-per-class`, or its default for `k` classes.
+    fn test_per_class(&self, k: usize) -> usize {
+        self.test_per_class
+            .unwrap_or_else(|| default_test_per_class(k))
+    }
 }
 
 /// The checks of `imbalance simulate` that need no computation: method, time, seeds, counts
@@ -55,7 +66,7 @@ pub fn check(args: &SimulateArgs) -> Result<()> {
     if args.seeds == 0 {
         return Err(usage("--seeds", "must be at least 1"));
     }
-    if args.test_per_class == 0 {
+    if args.test_per_class == Some(0) {
         return Err(usage("--test-per-class", "must be at least 1"));
     }
     check_method_counts(&method, &counts)?;
@@ -65,7 +76,7 @@ pub fn check(args: &SimulateArgs) -> Result<()> {
             args.gmm.dim,
             args.sampler.into(),
             args.seeds,
-            args.test_per_class,
+            args.test_per_class(counts.len()),
         ),
         args.gmm.counts_flag(),
     )
@@ -79,6 +90,7 @@ struct SimulateOutcome {
     method: String,
     std: Vec<f64>,
     exact_mean: Vec<f64>,
+    test_per_class: usize,
     seconds: f64,
 }
 
@@ -103,7 +115,8 @@ fn compute(args: &SimulateArgs, show_progress: bool) -> Result<SimulateOutcome> 
     let counts = args.gmm.counts()?;
     let method = args.method.method()?;
     let horizon = args.time.horizon()?;
-    let opts = FlowOptions::default();
+    let opts = simulation_flow(counts.len());
+    let test_per_class = args.test_per_class(counts.len());
 
     let progress = Progress::new("simulate", if show_progress { args.seeds } else { 1 });
     let (mut sampled, mut exact) = (Vec::new(), Vec::new());
@@ -115,7 +128,7 @@ fn compute(args: &SimulateArgs, show_progress: bool) -> Result<SimulateOutcome> 
             &method,
             horizon,
             args.sampler.into(),
-            args.test_per_class,
+            test_per_class,
             &opts,
             &mut rng,
         );
@@ -152,7 +165,7 @@ fn compute(args: &SimulateArgs, show_progress: bool) -> Result<SimulateOutcome> 
         "time": horizon_config(horizon),
         "seeds": args.seeds,
         "seed": args.seed,
-        "test_per_class": args.test_per_class,
+        "test_per_class": test_per_class,
     });
     Ok(SimulateOutcome {
         json,
@@ -161,6 +174,7 @@ fn compute(args: &SimulateArgs, show_progress: bool) -> Result<SimulateOutcome> 
         method: method.to_string(),
         std,
         exact_mean,
+        test_per_class,
         seconds,
     })
 }
@@ -187,7 +201,7 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
             out.method,
             args.time.time,
             args.seeds,
-            args.test_per_class
+            out.test_per_class
         );
         out.summary
             .print_table(&out.counts, Some(Column::Std(&out.std)));

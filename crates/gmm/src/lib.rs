@@ -13,7 +13,7 @@ pub use imbalance_core::alloc::AllocError;
 pub use logit::LogitLaw;
 pub use mixture::{MeansSpec, Mixture};
 pub use profile::Profile;
-pub use sample::{TrainingSet, gram, sample_class, sample_x, try_gram, try_sample_x};
+pub use sample::{TrainingSet, gram, keeps_factor, sample_class, sample_x, try_gram, try_sample_x};
 /// The random-number traits and generator that the samplers take, re-exported so that a
 /// project depending on this crate alone can seed them.
 pub use {rand, rand_pcg};

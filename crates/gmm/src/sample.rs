@@ -153,6 +153,17 @@ pub struct TrainingSet {
     pub labels: Vec<usize>,
     /// n x K, entry (i, c) = x_i . mu_c.
     pub mean_proj: Mat<f64>,
+    /// A thin factor F of `gram` (n x p, F F^T = X X^T: the samples, possibly in a rotated
+    /// frame) when 2p <= n, where training through it is cheaper (see
+    /// `imbalance_gradflow::train_with_factor`); `None` otherwise.
+    pub factor: Option<Mat<f64>>,
+}
+
+/// Whether a training set of `n` samples in dimension `p` keeps its factor
+/// ([`TrainingSet::factor`]): when the product through it (4 n p K flops) costs at most the
+/// dense one (2 n^2 K).
+pub fn keeps_factor(n: usize, p: usize) -> bool {
+    p.saturating_mul(2) <= n
 }
 
 impl TrainingSet {
@@ -207,10 +218,12 @@ impl TrainingSet {
             Par::rayon(0),
         );
         reset_avx_state_everywhere();
+        let factor = keeps_factor(x.nrows(), x.ncols()).then(|| x.to_owned());
         Ok(TrainingSet {
             gram: try_gram(x)?,
             labels,
             mean_proj,
+            factor,
         })
     }
 
@@ -260,8 +273,20 @@ impl TrainingSet {
         // here); after a stop request the workspace is not even allocated, and the caller
         // discards the unfinished sample, as for the blocks skipped below.
         use imbalance_core::interrupt::requested;
+        let mut factor = None;
         if !requested() {
-            fill_gram_lower(g.as_mut(), m, sigma, u.as_ref(), seed)?;
+            let z = fill_gram_lower(g.as_mut(), m, sigma, u.as_ref(), seed)?;
+            if keeps_factor(n, mix.dim()) {
+                // X in the rotated frame: [U, sigma Z] (Z is drawn explicitly when p < n).
+                let mut f = try_zeros(n, mix.dim(), "Gram factor")?;
+                f.as_mut().subcols_mut(0, r).copy_from(&u);
+                if let Some(z) = z {
+                    f.as_mut()
+                        .subcols_mut(r, m)
+                        .copy_from(faer::Scale(sigma) * &z);
+                }
+                factor = Some(f);
+            }
         }
         if !requested() {
             mirror_lower(g.as_mut());
@@ -281,34 +306,38 @@ impl TrainingSet {
             gram: g,
             labels,
             mean_proj,
+            factor,
         })
     }
 }
 
 /// The lower triangle of the Gram matrix `sigma^2 Z Z^T + U U^T`, with `Z` the `n x m` noise
 /// orthogonal to the means (drawn from `seed`): through the Bartlett factor of the Wishart
-/// law when `m >= n`, else from `Z` itself.
+/// law when `m >= n`, else from `Z` itself, which is then returned.
 fn fill_gram_lower(
     mut g: MatMut<'_, f64>,
     m: usize,
     sigma: f64,
     u: MatRef<'_, f64>,
     seed: u64,
-) -> Result<()> {
+) -> Result<Option<Mat<f64>>> {
     let (n, r) = (g.nrows(), u.ncols());
     if m >= n {
         let l = bartlett_factor(n, m, seed)?;
         wishart_lower_into(g, l.as_ref(), sigma * sigma, u);
-    } else {
-        if m > 0 {
-            let z = gaussian_matrix(n, m, seed)?;
-            gram_lower_into(g.as_mut(), Accum::Replace, z.as_ref(), sigma * sigma);
-        }
-        if r > 0 {
-            gram_lower_into(g, Accum::Add, u, 1.0);
-        }
+        return Ok(None);
     }
-    Ok(())
+    let z = if m > 0 {
+        let z = gaussian_matrix(n, m, seed)?;
+        gram_lower_into(g.as_mut(), Accum::Replace, z.as_ref(), sigma * sigma);
+        Some(z)
+    } else {
+        None
+    };
+    if r > 0 {
+        gram_lower_into(g, Accum::Add, u, 1.0);
+    }
+    Ok(z)
 }
 
 /// Column-block width of the blocked `L L^T` (a multiple of faer's 48-row AVX-512 kernel).

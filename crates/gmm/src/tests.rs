@@ -488,6 +488,43 @@ fn sample_direct_is_thread_count_independent() {
     }
 }
 
+#[test]
+fn thin_training_sets_keep_their_factor() {
+    // A factor F with F F^T = gram and the same projections on the means, kept exactly when
+    // 2p <= n, by both samplers; none when p > n / 2. mean_proj = F C^T in the direct
+    // sampler's rotated frame (F's first r columns are U).
+    let max_abs = |m: MatRef<'_, f64>| {
+        (0..m.nrows())
+            .flat_map(|i| (0..m.ncols()).map(move |j| (i, j)))
+            .map(|(i, j)| m[(i, j)].abs())
+            .fold(0.0, f64::max)
+    };
+    for (p, means) in [
+        (30usize, MeansSpec::Random { snr: 2.0 }),
+        (3, MeansSpec::Orthogonal { snr: 2.0 }),
+        (100, MeansSpec::Orthogonal { snr: 2.0 }),
+        (101, MeansSpec::Orthogonal { snr: 2.0 }),
+    ] {
+        let mix = Mixture::new(vec![120, 50, 30], p, means, 1.3, &mut rng(5)).unwrap();
+        assert_eq!(keeps_factor(200, p), p <= 100);
+        let (x, labels) = sample_x(&mix, &mut rng(6));
+        for set in [
+            TrainingSet::sample_direct(&mix, &mut rng(7)),
+            TrainingSet::from_x(&mix, x.as_ref(), labels),
+        ] {
+            let Some(f) = set.factor.as_ref() else {
+                assert!(p > 100, "p = {p}: no factor");
+                continue;
+            };
+            assert!(p <= 100, "p = {p}: a factor");
+            assert_eq!((f.nrows(), f.ncols()), (200, p));
+            let diff = f * f.transpose() - &set.gram;
+            let rel = max_abs(diff.as_ref()) / max_abs(set.gram.as_ref());
+            assert!(rel < 1e-13, "p = {p}: F F^T off by {rel:e}");
+        }
+    }
+}
+
 // ---------------------------------------------------------------- samplers agree
 
 /// Per-draw statistics, accumulated over draws.

@@ -34,6 +34,29 @@ pub enum Error {
         /// Columns.
         cols: usize,
     },
+    /// A factor of the Gram matrix without one row per sample.
+    #[error("the Gram factor must have one row per sample (n = {n}), got {rows} x {cols}")]
+    FactorShape {
+        /// Rows of the factor.
+        rows: usize,
+        /// Columns of the factor.
+        cols: usize,
+        /// Gram size n.
+        n: usize,
+    },
+    /// A factor `F` whose `F F^T` does not have the Gram matrix's diagonal.
+    #[error(
+        "the Gram factor's row {row} has squared norm {norm2}, but the Gram matrix's diagonal \
+         entry is {diag}; a factor F must satisfy F F^T = Gram"
+    )]
+    FactorMismatch {
+        /// The row.
+        row: usize,
+        /// Its squared norm.
+        norm2: f64,
+        /// The Gram matrix's diagonal entry.
+        diag: f64,
+    },
     /// No training samples.
     #[error("the training set is empty (Gram matrix 0 x 0); at least 1 sample is needed")]
     Empty,

@@ -149,8 +149,27 @@ pub fn train(
     horizon: Horizon,
     opts: &FlowOptions,
 ) -> Result<Trained> {
+    train_with_factor(gram, None, labels, loss, horizon, opts)
+}
+
+/// [`train`], where the flow multiplies by `gram` through a thin factor `F` (`n x r`,
+/// `gram = F F^T`, e.g. the samples themselves when `p < n`) if one is given: `F (F^T B)`
+/// costs `4 n r K` flops against `2 n^2 K`, so pass one when `r < n / 2`. The result equals
+/// [`train`]'s up to rounding. The factor must have `n` rows and reproduce `gram`'s diagonal
+/// (relative 1e-9); `T = infinity` does not use it.
+pub fn train_with_factor(
+    gram: MatRef<'_, f64>,
+    factor: Option<MatRef<'_, f64>>,
+    labels: &[usize],
+    loss: &Loss,
+    horizon: Horizon,
+    opts: &FlowOptions,
+) -> Result<Trained> {
     match horizon {
-        Horizon::Finite(t) => gradient_flow(gram, labels, loss, t, opts),
+        Horizon::Finite(t) => {
+            let mut path = flow::flow_path(gram, factor, labels, loss, &[t], opts)?;
+            Ok(path.remove(0))
+        }
         Horizon::Infinite => max_margin(gram, labels, loss.delta(), opts),
     }
 }
@@ -214,6 +233,32 @@ pub(crate) fn validate_input(gram: MatRef<'_, f64>, labels: &[usize], k: usize) 
         return Err(Error::LabelOutOfRange { index, label, k });
     }
     check_gram(gram)
+}
+
+/// A factor `F` of `gram` has `n` rows, finite entries and row norms that reproduce `gram`'s
+/// diagonal to a relative 1e-9 of the largest diagonal entry (an O(n r) check: a factor of
+/// another matrix, or a transposed one, is caught; a full check would cost a product).
+pub(crate) fn validate_factor(gram: MatRef<'_, f64>, factor: MatRef<'_, f64>) -> Result<()> {
+    let n = gram.nrows();
+    if factor.nrows() != n {
+        return Err(Error::FactorShape {
+            rows: factor.nrows(),
+            cols: factor.ncols(),
+            n,
+        });
+    }
+    let max_diag = (0..n).map(|i| gram[(i, i)]).fold(0.0, f64::max);
+    for i in 0..n {
+        let norm2: f64 = (0..factor.ncols()).map(|j| factor[(i, j)].powi(2)).sum();
+        if !(norm2.is_finite() && (norm2 - gram[(i, i)]).abs() <= 1e-9 * max_diag) {
+            return Err(Error::FactorMismatch {
+                row: i,
+                norm2,
+                diag: gram[(i, i)],
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Finite entries, non-negative diagonal, symmetric up to round-off (relative 1e-9 of the

@@ -253,7 +253,7 @@ fn training_loss_never_increases() {
         let loss = method.loss(&counts).unwrap();
         let opts = FlowOptions::default();
         let t0 = flow::resolve_t0(gram.as_ref(), &opts.ode);
-        let mut rhs = Rhs::new(gram.as_ref(), &labels, &loss);
+        let mut rhs = Rhs::new(gram.as_ref(), None, &labels, &loss);
         let s = rhs.scale;
         let mut state = vec![0.0; n * 3];
         let zero = training_loss(gram.as_ref(), &labels, &loss, Mat::zeros(n, 3).as_ref());
@@ -612,6 +612,65 @@ fn results_do_not_depend_on_the_thread_count() {
     let (one, two) = (run(1), run(2));
     assert_eq!(one.0, two.0);
     assert_eq!(one.1, two.1);
+}
+
+#[test]
+fn the_factored_product_gives_the_dense_flow() {
+    // p = 40 < n / 2 = 190 (chunks of 256 samples are crossed: n = 380). The factored
+    // product F (F^T B) and the dense one Kmat B differ only in rounding, so the solver takes
+    // the same steps and the duals agree to ~1e-13 relative.
+    let counts = [200, 120, 60];
+    let (x, labels, gram) = mixture(&counts, 40, 2.0, 31);
+    for method in [Method::Ce, Method::La { tau: 1.0 }] {
+        let loss = method.loss(&counts).unwrap();
+        let opts = FlowOptions::default();
+        let horizon = Horizon::Finite(1e4);
+        let dense = train(gram.as_ref(), &labels, &loss, horizon, &opts).unwrap();
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                train_with_factor(
+                    gram.as_ref(),
+                    Some(x.as_ref()),
+                    &labels,
+                    &loss,
+                    horizon,
+                    &opts,
+                )
+                .unwrap()
+            })
+        };
+        let (one, two) = (run(1), run(2));
+        assert_eq!(one, two, "{method}: thread-count dependent");
+        assert_eq!(one.rhs_evals(), dense.rhs_evals(), "{method}");
+        let d = rel_dist(one.a.as_ref(), dense.a.as_ref());
+        assert!(d < 1e-11, "{method}: relative distance {d:e}");
+    }
+}
+
+#[test]
+fn rejects_a_factor_of_another_matrix() {
+    let counts = [20, 10];
+    let (x, labels, gram) = mixture(&counts, 8, 2.0, 37);
+    let loss = Method::Ce.loss(&counts).unwrap();
+    let (h, d) = (Horizon::Finite(10.0), FlowOptions::default());
+    let err = train_with_factor(gram.as_ref(), Some(x.transpose()), &labels, &loss, h, &d);
+    assert!(matches!(
+        err,
+        Err(Error::FactorShape {
+            rows: 8,
+            cols: 30,
+            n: 30
+        })
+    ));
+    let scaled = Mat::from_fn(30, 8, |i, j| x[(i, j)] * if i == 7 { 1.01 } else { 1.0 });
+    let err =
+        train_with_factor(gram.as_ref(), Some(scaled.as_ref()), &labels, &loss, h, &d).unwrap_err();
+    assert!(matches!(err, Error::FactorMismatch { row: 7, .. }), "{err}");
+    assert!(err.to_string().contains("F F^T = Gram"), "{err}");
 }
 
 // ---------------------------------------------------------------- errors

@@ -374,6 +374,17 @@ pub fn simulate_cost(
             });
         }
     }
+    // A thin training set keeps X (n x p, in a rotated frame) to train through.
+    if let (Ok(n_us), Ok(p_us)) = (usize::try_from(n), usize::try_from(p))
+        && imbalance_gmm::keeps_factor(n_us, p_us)
+    {
+        est.memory.push(MemoryItem {
+            subject: format!("{n} samples x {p} dimensions"),
+            noun: "Gram factor",
+            bytes: f64s(&[n, p]),
+            input: Input::Dim,
+        });
+    }
     est.memory.push(dual_item(n, k));
     // The exact errors' per-class logit covariances (K x K x K), as in the theory.
     est.memory.push(MemoryItem {

@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use imbalance_gmm::{Mixture, TrainingSet, try_sample_x};
-use imbalance_gradflow::{FlowOptions, Horizon, Trained, train};
+use imbalance_gradflow::{FlowOptions, Horizon, Trained, train_with_factor};
 use imbalance_losses::Method;
 use imbalance_theory::{GenzOptions, PredictOptions, Prediction, predict};
 use rand::Rng;
@@ -54,6 +54,31 @@ impl FromStr for Sampler {
     }
 }
 
+/// The default number of fresh test draws per class for `k` classes: 10000 up to K = 100,
+/// then `1e10 / K^3` but at least 100. A test draw of one class costs about K^2
+/// multiply-adds (its K logits through the K x K noise factor), so the K x M draws cost
+/// `M K^3`: at K = 1000, 10000 per class would be 1e13 (about a minute) where the exact
+/// errors already come without sampling noise.
+pub fn default_test_per_class(k: usize) -> usize {
+    const WORK: f64 = 1e10;
+    let k = k.max(1) as f64;
+    ((WORK / (k * k * k)) as usize).clamp(100, 10_000)
+}
+
+/// The flow's options for a simulation of `k` classes, matched to the accuracy of its exact
+/// errors. Up to [`imbalance_theory::SHARED_MC_MIN_DIM`] classes (Genz, 1e-4): the defaults
+/// (rtol 1e-6). Beyond (the shared Monte Carlo, standard error 1e-3 per class): rtol 1e-4,
+/// which needs about half the right-hand sides and moved every class's error by at most 2e-6
+/// (K = 200, 10 per class, p = 400, T = 1e4, the same Monte Carlo draws; relative change of
+/// the dual 2e-5).
+pub fn simulation_flow(k: usize) -> FlowOptions {
+    if crate::bridge::uses_shared_monte_carlo(k) {
+        FlowOptions::default().with_rtol(1e-4)
+    } else {
+        FlowOptions::default()
+    }
+}
+
 /// One simulated training run on the Gaussian mixture and its evaluation.
 #[derive(Debug)]
 pub struct GmmRun {
@@ -91,7 +116,8 @@ pub fn simulate_gmm<R: Rng + ?Sized>(
             TrainingSet::try_from_x(mixture, x.as_ref(), labels)?
         }
     };
-    let trained = train(set.gram.as_ref(), &set.labels, &loss, horizon, flow)?;
+    let factor = set.factor.as_ref().map(|f| f.as_ref());
+    let trained = train_with_factor(set.gram.as_ref(), factor, &set.labels, &loss, horizon, flow)?;
     let law = set.logit_law(mixture, trained.a.as_ref());
     let sampled_error = if test_per_class > 0 {
         law.sample_errors(test_per_class, &offsets, rng)

@@ -16,7 +16,9 @@ pub use cost::{
     train_cost, tune_cost,
 };
 pub use error::{Error, Result, Sample};
-pub use gmm::{GmmRun, Sampler, predict_gmm, simulate_gmm};
+pub use gmm::{
+    GmmRun, Sampler, default_test_per_class, predict_gmm, simulate_gmm, simulation_flow,
+};
 pub use images::{
     ClassCounts, DEFAULT_MOMENT_SAMPLES, FeatureMap, FeatureSpec, ImageRun, ImageRunSpec, Measured,
     MomentSamples, NoProgress, PreparedGram, PreparedImages, Progress, Stage, TheoryFit, Timings,

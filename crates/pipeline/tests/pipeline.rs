@@ -57,6 +57,14 @@ fn feature_specs_parse_and_print() {
 }
 
 #[test]
+fn default_test_draws_shrink_with_many_classes() {
+    // 10000 per class while K^3 x 10000 <= 1e10, then 1e10 / K^3, never below 100.
+    let m = imbalance_pipeline::default_test_per_class;
+    assert_eq!([m(2), m(10), m(100)], [10_000; 3]);
+    assert_eq!([m(200), m(400), m(1000), m(5000)], [1250, 156, 100, 100]);
+}
+
+#[test]
 fn samplers_parse() {
     assert_eq!("direct".parse::<Sampler>().unwrap(), Sampler::Direct);
     assert_eq!(" Explicit".parse::<Sampler>().unwrap(), Sampler::Explicit);

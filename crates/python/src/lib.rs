@@ -422,7 +422,7 @@ fn tune<'py>(
 /// exact gradient flow and measures per-class errors: `imbalance simulate --json` (seed i
 /// uses `seed + i`, for the random means as well as the training set).
 #[pyfunction]
-#[pyo3(signature = (*, counts=None, profile=None, classes=None, n_max=None, ratio=None, minority_classes=None, dim, snr, method, tau=None, gamma=None, margin=None, beta=None, time=None, sigma=1.0, means="orthogonal", seeds=1, seed=0, test_per_class=10_000, sampler="direct"))]
+#[pyo3(signature = (*, counts=None, profile=None, classes=None, n_max=None, ratio=None, minority_classes=None, dim, snr, method, tau=None, gamma=None, margin=None, beta=None, time=None, sigma=1.0, means="orthogonal", seeds=1, seed=0, test_per_class=None, sampler="direct"))]
 fn simulate<'py>(
     py: Python<'py>,
     counts: Option<Vec<usize>>,
@@ -443,7 +443,7 @@ fn simulate<'py>(
     means: &str,
     seeds: usize,
     seed: u64,
-    test_per_class: usize,
+    test_per_class: Option<usize>,
     sampler: &str,
 ) -> PyResult<Bound<'py, PyDict>> {
     let mix = Mix {
@@ -463,7 +463,7 @@ fn simulate<'py>(
         .method(method, [tau, gamma, margin, beta])
         .put("seeds", Some(seeds))
         .put("seed", Some(seed))
-        .put("test_per_class", Some(test_per_class))
+        .put("test_per_class", test_per_class)
         .put("sampler", Some(sampler))
         .time(time)?
         .run(

@@ -4,9 +4,11 @@
 
 use anyhow::{Context, Result};
 use imbalance_gmm::{MeansSpec, Mixture, Profile};
-use imbalance_gradflow::{FlowOptions, Horizon};
+use imbalance_gradflow::Horizon;
 use imbalance_losses::{Method, MethodName};
-use imbalance_pipeline::{GmmRun, Sampler, mixture_stats, predict_gmm, simulate_gmm};
+use imbalance_pipeline::{
+    GmmRun, Sampler, mixture_stats, predict_gmm, simulate_gmm, simulation_flow,
+};
 use imbalance_theory::{Objective, PredictOptions, tune};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
@@ -154,7 +156,7 @@ where
                     horizon,
                     Sampler::Direct,
                     0,
-                    &FlowOptions::default(),
+                    &simulation_flow(mix.k()),
                     &mut rng,
                 )
                 .with_context(|| {
