@@ -209,7 +209,7 @@ fn bad_shards_and_fields_are_one_line() {
         ),
         (
             json!({"method": "ce", "n_max": 10}),
-            "configuration 0: n_max: only goes with --profile",
+            "configuration 0: n_max: only goes with a profile, not with counts",
         ),
         (
             json!({"command": "train"}),

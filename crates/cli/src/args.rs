@@ -2,15 +2,15 @@
 
 use clap::{ArgAction, Args, ValueEnum};
 use imbalance_core::exact_integer;
-use imbalance_gmm::{MeansSpec, Mixture, Profile};
+use imbalance_gmm::Mixture;
 use imbalance_gradflow::Horizon;
-use imbalance_losses::{Method, MethodName};
+use imbalance_losses::Method;
 use imbalance_pipeline::Sampler;
+use imbalance_pipeline::request::{self, MethodSpec, MixtureSpec};
 use rand::Rng;
 use serde_json::{Value, json};
 
-use crate::error::{Error, Result, usage};
-use crate::limits::{MAX_HYPERPARAMETER, MAX_SNR, NOISE_RANGE, TIME_RANGE, check_range, short};
+use crate::error::Result;
 
 /// Imbalance profile families.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -28,6 +28,24 @@ pub enum MeansKind {
     Orthogonal,
     /// Independent uniformly random directions, each of norm snr.
     Random,
+}
+
+impl From<ProfileKind> for request::ProfileKind {
+    fn from(k: ProfileKind) -> Self {
+        match k {
+            ProfileKind::Step => request::ProfileKind::Step,
+            ProfileKind::Exp => request::ProfileKind::Exp,
+        }
+    }
+}
+
+impl From<MeansKind> for request::MeansKind {
+    fn from(k: MeansKind) -> Self {
+        match k {
+            MeansKind::Orthogonal => request::MeansKind::Orthogonal,
+            MeansKind::Random => request::MeansKind::Random,
+        }
+    }
 }
 
 /// The Gaussian mixture: class counts, dimension, signal and noise.
@@ -89,6 +107,23 @@ pub fn parse_u64(s: &str) -> std::result::Result<u64, String> {
 }
 
 impl GmmArgs {
+    /// The mixture these flags request (checked by its methods, errors naming the field,
+    /// which the command line's errors rename to the flag).
+    pub fn spec(&self) -> MixtureSpec {
+        MixtureSpec {
+            counts: self.counts.clone(),
+            profile: self.profile.map(Into::into),
+            classes: self.classes,
+            n_max: self.n_max,
+            ratio: self.ratio,
+            minority_classes: self.minority_classes,
+            dim: self.dim,
+            snr: self.snr,
+            noise: self.noise,
+            means: self.means.into(),
+        }
+    }
+
     /// The flag the class counts come from: `--counts`, or `--n-max` for a profile.
     pub fn counts_flag(&self) -> &'static str {
         if self.counts.is_some() {
@@ -98,102 +133,14 @@ impl GmmArgs {
         }
     }
 
-    /// The imbalance profile described by the flags (after checking --snr and --noise).
-    pub fn profile(&self) -> Result<Profile> {
-        check_range("--snr", self.snr, 0.0, MAX_SNR)?;
-        check_range("--noise", self.noise, NOISE_RANGE.0, NOISE_RANGE.1)?;
-        match (&self.counts, self.profile) {
-            (Some(_), Some(_)) => Err(usage(
-                "--counts",
-                "give either --counts or --profile, not both",
-            )),
-            (None, None) => Err(usage(
-                "--counts",
-                "missing: give --counts n0,n1,... or --profile step|exp with --classes, --n-max and --ratio",
-            )),
-            (Some(counts), None) => {
-                for (flag, given) in [
-                    ("--classes", self.classes.is_some()),
-                    ("--n-max", self.n_max.is_some()),
-                    ("--ratio", self.ratio.is_some()),
-                    ("--minority-classes", self.minority_classes.is_some()),
-                ] {
-                    if given {
-                        return Err(usage(flag, "only goes with --profile, not with --counts"));
-                    }
-                }
-                Ok(Profile::Counts(counts.clone()))
-            }
-            (None, Some(kind)) => {
-                let classes = self
-                    .classes
-                    .ok_or_else(|| usage("--classes", "missing: --profile needs --classes K"))?;
-                let n_max = self
-                    .n_max
-                    .ok_or_else(|| usage("--n-max", "missing: --profile needs --n-max N"))?;
-                let ratio = self
-                    .ratio
-                    .ok_or_else(|| usage("--ratio", "missing: --profile needs --ratio R"))?;
-                Ok(match kind {
-                    ProfileKind::Step => Profile::Step {
-                        classes,
-                        n_max,
-                        ratio,
-                        minority_classes: self.minority_classes.unwrap_or(classes / 2),
-                    },
-                    ProfileKind::Exp => {
-                        if self.minority_classes.is_some() {
-                            return Err(usage(
-                                "--minority-classes",
-                                "only goes with --profile step",
-                            ));
-                        }
-                        Profile::Exp {
-                            classes,
-                            n_max,
-                            ratio,
-                        }
-                    }
-                })
-            }
-        }
-    }
-
     /// The training counts per class (a count problem names --counts or --n-max).
     pub fn counts(&self) -> Result<Vec<usize>> {
-        self.profile()?.counts().map_err(|e| self.gmm_error(e))
-    }
-
-    /// The means specification.
-    pub fn means_spec(&self) -> MeansSpec {
-        match self.means {
-            MeansKind::Orthogonal => MeansSpec::Orthogonal { snr: self.snr },
-            MeansKind::Random => MeansSpec::Random { snr: self.snr },
-        }
+        Ok(self.spec().counts()?)
     }
 
     /// The mixture (random means are drawn from `rng`); its errors name the flag.
     pub fn mixture<R: Rng + ?Sized>(&self, rng: &mut R) -> Result<Mixture> {
-        Mixture::new(self.counts()?, self.dim, self.means_spec(), self.noise, rng)
-            .map_err(|e| self.gmm_error(e))
-    }
-
-    /// A mixture error in terms of the flag that set the parameter.
-    fn gmm_error(&self, e: imbalance_gmm::Error) -> Error {
-        use imbalance_gmm::Error as G;
-        let flag = match &e {
-            G::Counts(_) | G::ClassCountMismatch { .. } | G::ProfileCountZero { .. } => {
-                self.counts_flag()
-            }
-            G::ZeroNMax => "--n-max",
-            G::InvalidRatio { .. } => "--ratio",
-            G::MinorityClassesOutOfRange { .. } => "--minority-classes",
-            G::ZeroDim | G::DimTooSmallForOrthogonal { .. } => "--dim",
-            G::InvalidSigma { .. } => "--noise",
-            G::InvalidSnr { .. } => "--snr",
-            _ => return e.into(),
-        };
-        usage(flag, e.to_string())
+        Ok(self.spec().mixture(rng)?)
     }
 
     /// The mixture part of the `config` object of `--json` output.
@@ -203,7 +150,7 @@ impl GmmArgs {
             "dim": self.dim,
             "snr": self.snr,
             "noise": self.noise,
-            "means": match self.means { MeansKind::Orthogonal => "orthogonal", MeansKind::Random => "random" },
+            "means": request::MeansKind::from(self.means).as_str(),
         })
     }
 }
@@ -231,67 +178,21 @@ pub struct MethodArgs {
 impl MethodArgs {
     /// The method with its hyperparameters; a flag the method does not take is an error.
     pub fn method(&self) -> Result<Method> {
-        let name: MethodName = self.method.parse()?;
-        for (flag, v) in [
-            ("--tau", self.tau),
-            ("--gamma", self.gamma),
-            ("--margin", self.margin),
-            ("--beta", self.beta),
-        ] {
-            if let Some(v) = v {
-                check_range(flag, v, -MAX_HYPERPARAMETER, MAX_HYPERPARAMETER)?;
-            }
-        }
-        let given: Vec<(&str, f64)> = [
-            ("tau", self.tau),
-            ("gamma", self.gamma),
-            ("margin", self.margin),
-            ("beta", self.beta),
-        ]
-        .into_iter()
-        .filter_map(|(n, v)| v.map(|v| (n, v)))
-        .collect();
-        Ok(name.with_params(&given)?)
+        let spec = MethodSpec {
+            method: self.method.clone(),
+            tau: self.tau,
+            gamma: self.gamma,
+            margin: self.margin,
+            beta: self.beta,
+        };
+        Ok(spec.method()?)
     }
 }
 
-/// Errors unless `method`'s loss and prediction offsets are finite and positive where they
-/// must be for these counts, naming the hyperparameter flag that pushed them out of range
-/// (e.g. `--gamma 100` with a ratio of 1e6 makes (n_y / n_max)^gamma underflow to 0).
+/// Errors unless `method`'s loss and prediction offsets are finite for these counts
+/// ([`request::check_method_counts`]), naming the flag.
 pub fn check_method_counts(method: &Method, counts: &[usize]) -> Result<()> {
-    let flag = match method.params().first().map(|(n, _)| *n) {
-        Some("tau") => "--tau",
-        Some("gamma") => "--gamma",
-        Some("margin") => "--margin",
-        Some("beta") => "--beta",
-        _ => "--method",
-    };
-    let params = method
-        .params()
-        .iter()
-        .map(|(n, v)| format!("{n} = {v}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let out_of_range = |what: String| {
-        usage(
-            flag,
-            format!("{params} with counts {counts:?} makes {what}; choose a value closer to 0"),
-        )
-    };
-    match method.loss(counts) {
-        Err(imbalance_losses::Error::BadComponent { what, why }) => {
-            return Err(out_of_range(format!(
-                "the loss factor {what} invalid ({why})"
-            )));
-        }
-        Err(e) => return Err(Error::Loss(e)),
-        Ok(_) => {}
-    }
-    let offsets = method.prediction_offsets(counts)?;
-    if let Some(o) = offsets.iter().find(|o| !o.is_finite()) {
-        return Err(out_of_range(format!("a prediction offset {o}")));
-    }
-    Ok(())
+    Ok(request::check_method_counts(method, counts)?)
 }
 
 /// The method part of the `config` object of `--json` output.
@@ -304,24 +205,9 @@ pub fn method_config(method: &Method) -> Value {
     json!({ "method": method.name().as_str(), "params": params })
 }
 
-/// Parses `--time`: a positive number or `inf`.
+/// Parses `--time`: a positive number or `inf` ([`request::horizon`]).
 pub fn horizon(time: &str) -> Result<Horizon> {
-    let h = time
-        .parse::<Horizon>()
-        .map_err(|e| usage("--time", e.to_string()))?;
-    if let Horizon::Finite(t) = h {
-        check_range("--time", t, TIME_RANGE.0, TIME_RANGE.1).map_err(|_| {
-            usage(
-                "--time",
-                format!(
-                    "{time} is out of range; allowed: a number from {} to {}, or inf",
-                    short(TIME_RANGE.0),
-                    short(TIME_RANGE.1)
-                ),
-            )
-        })?;
-    }
-    Ok(h)
+    Ok(request::horizon(time)?)
 }
 
 /// The `--time` value as JSON: a number, or the string "inf".
@@ -332,18 +218,10 @@ pub fn horizon_config(h: Horizon) -> Value {
     }
 }
 
-/// Errors unless the method can be trained to this horizon.
+/// Errors unless the method can be trained to this horizon
+/// ([`request::check_method_horizon`]).
 pub fn check_method_horizon(method: &Method, h: Horizon) -> Result<()> {
-    if h == Horizon::Infinite && !method.defined_at_infinity() {
-        return Err(usage(
-            "--time",
-            format!(
-                "method {} is undefined at T = inf (the max-margin classifier has no scale, so a post-hoc logit offset means nothing); give a finite --time",
-                method.name()
-            ),
-        ));
-    }
-    Ok(())
+    Ok(request::check_method_horizon(method, h)?)
 }
 
 /// `--time` of the commands on the Gaussian mixture (`imbalance train` has its own: a finite

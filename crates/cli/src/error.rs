@@ -153,6 +153,27 @@ impl From<imbalance_theory::Error> for Error {
     }
 }
 
+/// The flag of a field of `imbalance_pipeline::request` (`n_max` -> `--n-max`).
+fn request_flag(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "counts" => "--counts",
+        "classes" => "--classes",
+        "n_max" => "--n-max",
+        "ratio" => "--ratio",
+        "minority_classes" => "--minority-classes",
+        "dim" => "--dim",
+        "snr" => "--snr",
+        "noise" => "--noise",
+        "method" => "--method",
+        "tau" => "--tau",
+        "gamma" => "--gamma",
+        "margin" => "--margin",
+        "beta" => "--beta",
+        "time" => "--time",
+        _ => return None,
+    })
+}
+
 impl From<imbalance_pipeline::Error> for Error {
     /// The pipeline's errors in terms of the flags that set the parameter (the pipeline names
     /// it in library terms); a wrapped crate error stays that crate's error.
@@ -202,6 +223,11 @@ impl From<imbalance_pipeline::Error> for Error {
                     ),
                 )
             }
+            P::Invalid { parameter, problem } => match request_flag(parameter) {
+                Some(flag) => usage(flag, problem),
+                None => Error::Pipeline(P::Invalid { parameter, problem }),
+            },
+            P::Uncomputable(message) => Error::Uncomputable(message),
             e @ (P::TooLarge { .. } | P::TooLong { .. }) => {
                 crate::limits::cost_error(e, "--counts")
             }

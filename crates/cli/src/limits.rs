@@ -125,44 +125,6 @@ pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
     Ok(bytes as u64)
 }
 
-/// Largest `--snr` (class-mean norm): Gram entries grow as snr^2 times the counts.
-pub const MAX_SNR: f64 = 1e6;
-/// Smallest and largest `--noise` (sigma): below, sigma^2 underflows against the means; above,
-/// the Gram entries (p sigma^2) overflow.
-pub const NOISE_RANGE: (f64, f64) = (1e-6, 1e6);
-/// Largest |value| of `--tau`, `--gamma`, `--beta` and `--margin`: the loss factors are
-/// (n_y / n)^value and exp(tau log pi_y), which leave the f64 range well before 1e300.
-pub const MAX_HYPERPARAMETER: f64 = 100.0;
-/// Smallest and largest finite `--time`: below, the first integrator step underflows; above,
-/// the run is indistinguishable from `--time inf` at f64 precision.
-pub const TIME_RANGE: (f64, f64) = (1e-9, 1e15);
-
-/// A number as typed: plain when moderate, in exponent form when very large or small.
-pub fn short(v: f64) -> String {
-    if v == 0.0 || !v.is_finite() || (1e-4..1e6).contains(&v.abs()) {
-        format!("{v}")
-    } else {
-        format!("{v:e}")
-    }
-}
-
-/// Errors unless `value` of `flag` is finite and within `[lo, hi]`.
-pub fn check_range(flag: &'static str, value: f64, lo: f64, hi: f64) -> Result<()> {
-    if (lo..=hi).contains(&value) {
-        Ok(())
-    } else {
-        Err(usage(
-            flag,
-            format!(
-                "{} is out of range; allowed: a finite number from {} to {}",
-                short(value),
-                short(lo),
-                short(hi)
-            ),
-        ))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

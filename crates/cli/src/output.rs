@@ -97,13 +97,7 @@ pub fn counts_text(counts: &[usize]) -> String {
 
 /// Errors unless every value of `what` is a finite number.
 pub fn check_finite(what: &str, values: &[f64]) -> Result<()> {
-    match values.iter().position(|v| !v.is_finite()) {
-        Some(c) => Err(crate::Error::Uncomputable(format!(
-            "the {what} of class {c} came out as {}; the inputs are too extreme for the computation in f64",
-            values[c]
-        ))),
-        None => Ok(()),
-    }
+    Ok(imbalance_pipeline::request::check_finite(what, values)?)
 }
 
 /// Prints one JSON object on stdout.

@@ -71,6 +71,9 @@ pub enum Error {
         /// What is wrong.
         problem: String,
     },
+    /// A result came out NaN or infinite (the message names it and its class).
+    #[error("{0}")]
+    Uncomputable(String),
     /// The run's buffers would not fit in memory (or their size overflows).
     #[error("{input}: {detail}; {}", limit.map_or("that overflows the address space".to_string(), |l| format!("the limit is {l}")), input = input.as_str())]
     TooLarge {

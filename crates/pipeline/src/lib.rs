@@ -6,6 +6,7 @@ pub mod cost;
 mod error;
 mod gmm;
 pub mod images;
+pub mod request;
 
 pub use bridge::{
     AnisotropicStats, anisotropic_stats, exact_class_errors, exact_errors_path, mixture_stats,

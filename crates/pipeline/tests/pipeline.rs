@@ -57,6 +57,86 @@ fn feature_specs_parse_and_print() {
 }
 
 #[test]
+fn requests_check_their_fields() {
+    use imbalance_pipeline::request::{
+        MeansKind, MethodSpec, MixtureSpec, ProfileKind, check_method_horizon, horizon,
+    };
+    use imbalance_pipeline::{Error, Horizon, Profile};
+    let field = |e: Error| match e {
+        Error::Invalid { parameter, problem } => format!("{parameter}: {problem}"),
+        other => panic!("not a field error: {other}"),
+    };
+    let spec = MixtureSpec {
+        counts: None,
+        profile: Some(ProfileKind::Exp),
+        classes: Some(10),
+        n_max: Some(5000),
+        ratio: Some(100.0),
+        minority_classes: None,
+        dim: 100,
+        snr: 3.0,
+        noise: 1.0,
+        means: MeansKind::Orthogonal,
+    };
+    assert!(matches!(
+        spec.profile().unwrap(),
+        Profile::Exp { classes: 10, .. }
+    ));
+    assert_eq!(&spec.counts().unwrap()[..3], &[5000, 2997, 1796]);
+    let with = |f: &dyn Fn(&mut MixtureSpec)| {
+        let mut s = spec.clone();
+        f(&mut s);
+        field(s.counts().unwrap_err())
+    };
+    assert!(with(&|s| s.ratio = None).starts_with("ratio: missing"));
+    assert!(with(&|s| s.minority_classes = Some(2)).starts_with("minority_classes: "));
+    assert!(with(&|s| s.counts = Some(vec![3, 2])).starts_with("counts: give either"));
+    assert!(with(&|s| s.n_max = Some(0)).starts_with("n_max: "));
+    assert!(with(&|s| s.snr = f64::NAN).starts_with("snr: NaN is out of range"));
+    assert!(with(&|s| s.noise = 1e-9).starts_with("noise: "));
+    let mut two = spec.clone();
+    two.dim = 5;
+    let e = field(
+        two.mixture(&mut rand_pcg::Pcg64::seed_from_u64(1))
+            .unwrap_err(),
+    );
+    assert!(e.starts_with("dim: "), "{e}");
+
+    let la = MethodSpec {
+        method: "LA".into(),
+        tau: Some(2.0),
+        ..Default::default()
+    };
+    assert_eq!(la.method().unwrap().params(), vec![("tau", 2.0)]);
+    let e = field(
+        MethodSpec {
+            tau: Some(101.0),
+            ..la.clone()
+        }
+        .method()
+        .unwrap_err(),
+    );
+    assert_eq!(
+        e,
+        "tau: 101 is out of range; allowed: a finite number from -100 to 100"
+    );
+    assert_eq!(horizon("inf").unwrap(), Horizon::Infinite);
+    assert_eq!(horizon("1e15").unwrap(), Horizon::Finite(1e15));
+    let e = field(horizon("2e15").unwrap_err());
+    assert_eq!(
+        e,
+        "time: 2e15 is out of range; allowed: a number from 1e-9 to 1e15, or inf"
+    );
+    assert!(field(horizon("soon").unwrap_err()).starts_with("time: "));
+    let posthoc = MethodSpec {
+        method: "posthoc".into(),
+        ..Default::default()
+    };
+    let e = check_method_horizon(&posthoc.method().unwrap(), Horizon::Infinite).unwrap_err();
+    assert!(field(e).starts_with("time: method posthoc is undefined at T = inf"));
+}
+
+#[test]
 fn default_test_draws_shrink_with_many_classes() {
     // 10000 per class while K^3 x 10000 <= 1e10, then 1e10 / K^3, never below 100.
     let m = imbalance_pipeline::default_test_per_class;

@@ -12,9 +12,10 @@
 
 use faer::{Mat, MatRef};
 use imbalance_gradflow::{FlowOptions, Horizon};
-use imbalance_losses::{Method, MethodName};
+use imbalance_losses::Method;
 use imbalance_pipeline::rand::SeedableRng;
 use imbalance_pipeline::rand_pcg::Pcg64;
+use imbalance_pipeline::request::{self, MethodSpec};
 use imbalance_pipeline::{FeatureMap, FeatureSpec, PreparedGram, fit_anisotropic};
 use imbalance_theory::PredictOptions;
 use numpy::ndarray::Array2;
@@ -97,7 +98,7 @@ fn pipeline_error(e: imbalance_pipeline::Error) -> PyErr {
 }
 
 /// `time`: a positive number, `float("inf")`, or a string such as `"1e4"` / `"inf"`, parsed
-/// as the CLI parses `--time`.
+/// and range-checked as every front end does ([`request::horizon`]).
 fn horizon(time: Option<&Bound<'_, PyAny>>, default: &str) -> PyResult<Horizon> {
     let text = match time {
         None => default.to_string(),
@@ -115,12 +116,11 @@ fn horizon(time: Option<&Bound<'_, PyAny>>, default: &str) -> PyResult<Horizon> 
             },
         },
     };
-    text.parse::<Horizon>()
-        .map_err(|e| value_error(format!("time: {e}")))
+    request::horizon(&text).map_err(pipeline_error)
 }
 
-/// The method with its hyperparameters (a hyperparameter the method does not take is an
-/// error), as `MethodArgs::method` builds it.
+/// The method with its hyperparameters ([`MethodSpec::method`]: ranges checked, and a
+/// hyperparameter the method does not take is an error).
 fn method(
     name: &str,
     tau: Option<f64>,
@@ -128,33 +128,20 @@ fn method(
     margin: Option<f64>,
     beta: Option<f64>,
 ) -> PyResult<Method> {
-    let name: MethodName = name.parse().map_err(value_error)?;
-    let given: Vec<(&str, f64)> = [
-        ("tau", tau),
-        ("gamma", gamma),
-        ("margin", margin),
-        ("beta", beta),
-    ]
-    .into_iter()
-    .filter_map(|(n, v)| v.map(|v| (n, v)))
-    .collect();
-    name.with_params(&given).map_err(value_error)
+    let spec = MethodSpec {
+        method: name.to_string(),
+        tau,
+        gamma,
+        margin,
+        beta,
+    };
+    spec.method().map_err(pipeline_error)
 }
 
-/// Errors unless `method` can be trained to `h` (the CLI's `check_method_horizon`).
-fn check_method_horizon(method: &Method, h: Horizon) -> PyResult<()> {
-    if h == Horizon::Infinite && !method.defined_at_infinity() {
-        return Err(value_error(format!(
-            "time: method {} is undefined at T = inf (the max-margin classifier has no scale, so a post-hoc logit offset means nothing); give a finite time",
-            method.name()
-        )));
-    }
-    Ok(())
-}
-
-/// The fields every result has: per-class errors, their mean and their maximum (computed as
-/// the CLI's `ErrorSummary`).
+/// The fields every result has: per-class errors (checked finite), their mean and their
+/// maximum (computed as the CLI's `ErrorSummary`).
 fn summary<'py>(py: Python<'py>, per_class: Vec<f64>) -> PyResult<Bound<'py, PyDict>> {
+    request::check_finite("per-class error", &per_class).map_err(pipeline_error)?;
     let balanced = per_class.iter().sum::<f64>() / per_class.len().max(1) as f64;
     let worst = per_class.iter().copied().fold(0.0, f64::max);
     let d = PyDict::new(py);
@@ -592,7 +579,7 @@ fn train<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let method = self::method(method, tau, gamma, margin, beta)?;
     let h = horizon(time, "1e7")?;
-    check_method_horizon(&method, h)?;
+    request::check_method_horizon(&method, h).map_err(pipeline_error)?;
     let spec: FeatureSpec = feature_map.parse().map_err(pipeline_error)?;
     let x = matrix("features", features)?;
     let x_test = matrix("test_features", test_features)?;
@@ -650,7 +637,7 @@ fn predict_features<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let method = self::method(method, tau, gamma, margin, beta)?;
     let h = horizon(time, "1e7")?;
-    check_method_horizon(&method, h)?;
+    request::check_method_horizon(&method, h).map_err(pipeline_error)?;
     let spec: FeatureSpec = feature_map.parse().map_err(pipeline_error)?;
     let x = matrix("features", features)?;
     let y = self::labels("labels", labels)?;

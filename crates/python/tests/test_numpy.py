@@ -114,6 +114,10 @@ def test_bad_features_raise_value_error(data, make, match):
     (dict(time="soon"), r"time: "),
     (dict(method="posthoc", time="inf"), r"time: method posthoc is undefined at T = inf"),
     (dict(feature_map="relu"), r"feature map: "),
+    # The ranges every front end shares (imbalance_pipeline::request), as the CLI's flags.
+    (dict(time=1e20), r"time: 1e20 is out of range; allowed: a number from 1e-9 to 1e15, or inf"),
+    (dict(tau=1e3), r"tau: 1000 is out of range; allowed: a finite number from -100 to 100"),
+    (dict(tau=float("nan")), r"tau: NaN is out of range"),
 ])
 def test_bad_arguments_raise_value_error(data, change, match):
     x, y, xt, yt = data
@@ -239,6 +243,8 @@ def test_predict_features_equals_cli_train_predict(tmp_path):
     (dict(counts=[30, 0, 5]), r"counts: class 1 has 0 training samples"),
     (dict(method="ce", tau=1.0), r"method ce does not take"),
     (dict(feature_map="relu"), r"feature map: "),
+    (dict(method="cdt", gamma=-200.0), r"gamma: -200 is out of range"),
+    (dict(time="1e-12"), r"time: 1e-12 is out of range"),
 ])
 def test_predict_features_bad_input(change, match):
     x, y = blobs([30, 30, 30], 64, 2.5, seed=3)

@@ -148,5 +148,5 @@ def test_profile_arguments_equal_the_cli(function):
     cli = cli_json(function, *flags)
     assert py["config"]["gmm"]["counts"] == cli["config"]["gmm"]["counts"] == [40, 12, 4]  # floor(40 * 10^(-1/2)) = floor(12.65)
     np.testing.assert_array_equal(py["per_class_error"], cli["per_class_error"])
-    with pytest.raises(ValueError, match=r"^ratio: missing: --profile needs --ratio R"):
+    with pytest.raises(ValueError, match=r"^ratio: missing: a profile needs the imbalance ratio"):
         getattr(imbalance, function)(**{**kw, "ratio": None})
