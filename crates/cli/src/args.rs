@@ -2,12 +2,10 @@
 
 use clap::{ArgAction, Args, ValueEnum};
 use imbalance_core::exact_integer;
-use imbalance_gmm::Mixture;
 use imbalance_gradflow::Horizon;
 use imbalance_losses::Method;
 use imbalance_pipeline::Sampler;
 use imbalance_pipeline::request::{self, MethodSpec, MixtureSpec};
-use rand::Rng;
 use serde_json::{Value, json};
 
 use crate::error::Result;
@@ -138,11 +136,6 @@ impl GmmArgs {
         Ok(self.spec().counts()?)
     }
 
-    /// The mixture (random means are drawn from `rng`); its errors name the flag.
-    pub fn mixture<R: Rng + ?Sized>(&self, rng: &mut R) -> Result<Mixture> {
-        Ok(self.spec().mixture(rng)?)
-    }
-
     /// The mixture part of the `config` object of `--json` output.
     pub fn config(&self, counts: &[usize]) -> Value {
         json!({
@@ -176,23 +169,21 @@ pub struct MethodArgs {
 }
 
 impl MethodArgs {
-    /// The method with its hyperparameters; a flag the method does not take is an error.
-    pub fn method(&self) -> Result<Method> {
-        let spec = MethodSpec {
+    /// The method these flags request.
+    pub fn spec(&self) -> MethodSpec {
+        MethodSpec {
             method: self.method.clone(),
             tau: self.tau,
             gamma: self.gamma,
             margin: self.margin,
             beta: self.beta,
-        };
-        Ok(spec.method()?)
+        }
     }
-}
 
-/// Errors unless `method`'s loss and prediction offsets are finite for these counts
-/// ([`request::check_method_counts`]), naming the flag.
-pub fn check_method_counts(method: &Method, counts: &[usize]) -> Result<()> {
-    Ok(request::check_method_counts(method, counts)?)
+    /// The method with its hyperparameters; a flag the method does not take is an error.
+    pub fn method(&self) -> Result<Method> {
+        Ok(self.spec().method()?)
+    }
 }
 
 /// The method part of the `config` object of `--json` output.

@@ -170,6 +170,8 @@ fn request_flag(field: &str) -> Option<&'static str> {
         "margin" => "--margin",
         "beta" => "--beta",
         "time" => "--time",
+        "seeds" => "--seeds",
+        "test_per_class" => "--test-per-class",
         _ => return None,
     })
 }

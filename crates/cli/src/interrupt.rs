@@ -23,7 +23,8 @@ static INSTALL: Once = Once::new();
 /// How the running command reacts to a signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// The command calls [`requested`] at its safe points and stops there.
+    /// The command's run looks at the stop request (`imbalance_core::interrupt::requested`,
+    /// e.g. `SimulateRequest::run` between seeds) and stops there.
     SafePoints,
     /// The command has no safe point: the signal ends the process at once.
     Immediate,
@@ -52,9 +53,4 @@ pub fn install(mode: Mode) {
             }
         });
     });
-}
-
-/// Whether a signal asked the command to stop at its next safe point.
-pub fn requested() -> bool {
-    imbalance_theory::interrupt::requested()
 }

@@ -81,6 +81,17 @@ pub fn cost_error(e: PipelineError, counts_flag: &'static str) -> crate::Error {
     }
 }
 
+/// A pipeline error in terms of the flags: a refused size names the flag that makes it large
+/// (the counts as `counts_flag`), anything else as [`crate::Error`]'s conversion says.
+pub fn pipeline_error(e: PipelineError, counts_flag: &'static str) -> crate::Error {
+    match e {
+        e @ (PipelineError::TooLarge { .. } | PipelineError::TooLong { .. }) => {
+            cost_error(e, counts_flag)
+        }
+        e => e.into(),
+    }
+}
+
 /// 80% of MemAvailable of /proc/meminfo in bytes (`None` where there is no such file): the
 /// margin keeps a run that just fits from driving the machine into swap or the OOM killer,
 /// since the operating system grants more than it can back.

@@ -3,21 +3,15 @@
 use std::time::Instant;
 
 use clap::Args;
-use imbalance_losses::MethodName;
-use imbalance_pipeline::{
-    TUNE_MAX_PREDICTIONS, mixture_stats, predict_cost, predict_gmm, tune_cost,
-};
-use imbalance_theory::{Objective, PredictOptions, tune};
-use rand::SeedableRng;
-use rand_pcg::Pcg64;
+use imbalance_pipeline::TUNE_MAX_PREDICTIONS;
+use imbalance_pipeline::request::{PredictRequest, TuneRequest};
 use serde_json::{Value, json};
 
 use crate::args::{
-    GmmArgs, JsonArgs, MeansSeedArgs, MethodArgs, TimeArgs, check_method_counts,
-    check_method_horizon, horizon_config, method_config,
+    GmmArgs, JsonArgs, MeansSeedArgs, MethodArgs, TimeArgs, horizon_config, method_config,
 };
-use crate::error::{Result, usage};
-use crate::limits::MemoryArgs;
+use crate::error::Result;
+use crate::limits::{MemoryArgs, pipeline_error};
 use crate::output::{Column, ErrorSummary, Heartbeat, print_json};
 
 /// Arguments of `imbalance predict`.
@@ -37,16 +31,24 @@ pub struct PredictArgs {
     output: JsonArgs,
 }
 
+impl PredictArgs {
+    /// The request these flags make (the time parsed and range-checked).
+    fn request(&self) -> Result<PredictRequest> {
+        Ok(PredictRequest {
+            mixture: self.gmm.spec(),
+            method: self.method.spec(),
+            time: self.time.horizon()?,
+            seed: self.seed.seed,
+        })
+    }
+}
+
 /// The checks of `imbalance predict` that need no computation: method, time, counts and the
 /// cost estimate (`imbalance sweep` runs them on every configuration before any runs).
 pub fn check_predict(args: &PredictArgs) -> Result<()> {
-    let method = args.method.method()?;
-    let horizon = args.time.horizon()?;
-    check_method_horizon(&method, horizon)?;
-    let counts = args.gmm.counts()?;
-    check_method_counts(&method, &counts)?;
-    args.memory
-        .check(&predict_cost(&counts, horizon), args.gmm.counts_flag())
+    args.request()?
+        .check(args.memory.limit())
+        .map_err(|e| pipeline_error(e, args.gmm.counts_flag()))
 }
 
 /// The `--json` object of `imbalance predict`, with what its table shows.
@@ -63,14 +65,16 @@ struct PredictOutcome {
 
 fn compute_predict(args: &PredictArgs) -> Result<PredictOutcome> {
     let start = Instant::now();
-    check_predict(args)?;
+    let request = args.request()?;
+    let limit = args.memory.limit();
+    request
+        .check(limit)
+        .map_err(|e| pipeline_error(e, args.gmm.counts_flag()))?;
     let _alive = Heartbeat::start(format!("predict: {} classes", args.gmm.counts()?.len()));
-    let method = args.method.method()?;
-    let horizon = args.time.horizon()?;
-    let mixture = args
-        .gmm
-        .mixture(&mut Pcg64::seed_from_u64(args.seed.seed))?;
-    let prediction = predict_gmm(&mixture, &method, horizon)?;
+    let out = request
+        .run(limit)
+        .map_err(|e| pipeline_error(e, args.gmm.counts_flag()))?;
+    let (method, horizon, prediction) = (out.method, request.time, out.prediction);
     // How the per-class orthant probabilities were computed, and their largest error bound.
     let mut methods: Vec<String> = Vec::new();
     for e in &prediction.orthant {
@@ -86,7 +90,7 @@ fn compute_predict(args: &PredictArgs) -> Result<PredictOutcome> {
         .fold(0.0, f64::max);
     let se = prediction.per_class_error_se();
     let summary = ErrorSummary::new(prediction.per_class_error)?;
-    let counts = mixture.counts().to_vec();
+    let counts = out.counts;
     let mut json = summary.json();
     json["per_class_error_se"] = json!(se);
     json["seconds"] = json!(start.elapsed().as_secs_f64());
@@ -160,27 +164,24 @@ pub struct TuneArgs {
     output: JsonArgs,
 }
 
-/// The checks of `imbalance tune` that need no computation (see [`check_predict`]).
-pub fn check_tune(args: &TuneArgs) -> Result<()> {
-    let name = tuned_method(args)?;
-    args.objective.parse::<Objective>()?;
-    let horizon = args.time.horizon()?;
-    check_method_horizon(&name.with_params(&[])?, horizon)?;
-    let counts = args.gmm.counts()?;
-    args.memory
-        .check(&tune_cost(&counts, horizon), args.gmm.counts_flag())
+impl TuneArgs {
+    /// The request these flags make (the objective and time parsed).
+    fn request(&self) -> Result<TuneRequest> {
+        Ok(TuneRequest {
+            mixture: self.gmm.spec(),
+            method: self.method.clone(),
+            objective: self.objective.parse()?,
+            time: self.time.horizon()?,
+            seed: self.seed.seed,
+        })
+    }
 }
 
-/// The method `--method` names, unless it has nothing to tune.
-fn tuned_method(args: &TuneArgs) -> Result<MethodName> {
-    let name: MethodName = args.method.parse()?;
-    if name == MethodName::Ce {
-        return Err(usage(
-            "--method",
-            "ce has nothing to tune; allowed: la, posthoc, cdt, ldam, wce, vs",
-        ));
-    }
-    Ok(name)
+/// The checks of `imbalance tune` that need no computation (see [`check_predict`]).
+pub fn check_tune(args: &TuneArgs) -> Result<()> {
+    args.request()?
+        .check(args.memory.limit())
+        .map_err(|e| pipeline_error(e, args.gmm.counts_flag()))
 }
 
 /// The `--json` object of `imbalance tune`, with what its table shows.
@@ -195,23 +196,24 @@ struct TuneOutcome {
 
 fn compute_tune(args: &TuneArgs) -> Result<TuneOutcome> {
     let start = Instant::now();
-    check_tune(args)?;
+    let request = args.request()?;
+    let limit = args.memory.limit();
+    request
+        .check(limit)
+        .map_err(|e| pipeline_error(e, args.gmm.counts_flag()))?;
     let _alive = Heartbeat::start(format!(
         "tune: {} classes, up to {TUNE_MAX_PREDICTIONS} predictions",
         args.gmm.counts()?.len()
     ));
-    let name = tuned_method(args)?;
-    let objective: Objective = args.objective.parse()?;
-    let horizon = args.time.horizon()?;
-    let mixture = args
-        .gmm
-        .mixture(&mut Pcg64::seed_from_u64(args.seed.seed))?;
-    let stats = mixture_stats(&mixture)?;
-    let tuned = tune(&stats, name, objective, horizon, &PredictOptions::default())?;
-    let best = name.with_params(&[(tuned.param, tuned.value)])?;
+    let out = request
+        .run(limit)
+        .map_err(|e| pipeline_error(e, args.gmm.counts_flag()))?;
+    let (objective, horizon) = (request.objective, request.time);
+    let (tuned, best) = (out.tuned, out.best);
+    let name = best.name();
     let se = tuned.prediction.per_class_error_se();
     let summary = ErrorSummary::new(tuned.prediction.per_class_error.clone())?;
-    let counts = mixture.counts().to_vec();
+    let counts = out.counts;
     let mut json = summary.json();
     json["per_class_error_se"] = json!(se);
     json["best"] = json!({ "param": tuned.param, "value": tuned.value });

@@ -4,19 +4,14 @@
 use std::time::Instant;
 
 use clap::Args;
-use imbalance_pipeline::{
-    default_test_per_class, exact_errors_path, per_class_mean_std, simulate_cost, simulate_gmm,
-    simulation_flow,
-};
-use rand::SeedableRng;
-use rand_pcg::Pcg64;
+use imbalance_pipeline::request::SimulateRequest;
+use imbalance_pipeline::{exact_errors_path, per_class_mean_std};
 use serde_json::{Value, json};
 
 use crate::args::{
-    GmmArgs, JsonArgs, MethodArgs, SamplerArg, TimeArgs, check_method_counts, check_method_horizon,
-    horizon_config, method_config,
+    GmmArgs, JsonArgs, MethodArgs, SamplerArg, TimeArgs, horizon_config, method_config,
 };
-use crate::error::{Error, Result, usage};
+use crate::error::{Error, Result};
 use crate::limits::MemoryArgs;
 use crate::output::{Column, ErrorSummary, Progress};
 
@@ -49,37 +44,34 @@ pub struct SimulateArgs {
 }
 
 impl SimulateArgs {
-    /// `--test-per-class`, or its default for `k` classes.
-    fn test_per_class(&self, k: usize) -> usize {
-        self.test_per_class
-            .unwrap_or_else(|| default_test_per_class(k))
+    /// The request these flags make (the time parsed and range-checked).
+    fn request(&self) -> Result<SimulateRequest> {
+        Ok(SimulateRequest {
+            mixture: self.gmm.spec(),
+            method: self.method.spec(),
+            time: self.time.horizon()?,
+            seeds: self.seeds,
+            seed: self.seed,
+            test_per_class: self.test_per_class,
+            sampler: self.sampler.into(),
+        })
+    }
+
+    /// A pipeline error in terms of the flags.
+    fn error(&self, e: imbalance_pipeline::Error) -> Error {
+        match e {
+            imbalance_pipeline::Error::Interrupted { done, total } => interrupted(done, total),
+            e => crate::limits::pipeline_error(e, self.gmm.counts_flag()),
+        }
     }
 }
 
 /// The checks of `imbalance simulate` that need no computation: method, time, seeds, counts
 /// and the cost estimate (`imbalance sweep` runs them on every configuration before any runs).
 pub fn check(args: &SimulateArgs) -> Result<()> {
-    let counts = args.gmm.counts()?;
-    let method = args.method.method()?;
-    let horizon = args.time.horizon()?;
-    check_method_horizon(&method, horizon)?;
-    if args.seeds == 0 {
-        return Err(usage("--seeds", "must be at least 1"));
-    }
-    if args.test_per_class == Some(0) {
-        return Err(usage("--test-per-class", "must be at least 1"));
-    }
-    check_method_counts(&method, &counts)?;
-    args.memory.check(
-        &simulate_cost(
-            &counts,
-            args.gmm.dim,
-            args.sampler.into(),
-            args.seeds,
-            args.test_per_class(counts.len()),
-        ),
-        args.gmm.counts_flag(),
-    )
+    args.request()?
+        .check(args.memory.limit())
+        .map_err(|e| args.error(e))
 }
 
 /// The `--json` object of `imbalance simulate`, with what its table shows.
@@ -111,41 +103,14 @@ fn interrupted(done: usize, seeds: usize) -> Error {
 /// Runs the simulation; `show_progress` allows progress lines on a terminal's stderr.
 fn compute(args: &SimulateArgs, show_progress: bool) -> Result<SimulateOutcome> {
     let start = Instant::now();
-    check(args)?;
-    let counts = args.gmm.counts()?;
-    let method = args.method.method()?;
-    let horizon = args.time.horizon()?;
-    let opts = simulation_flow(counts.len());
-    let test_per_class = args.test_per_class(counts.len());
-
+    let request = args.request()?;
     let progress = Progress::new("simulate", if show_progress { args.seeds } else { 1 });
-    let (mut sampled, mut exact) = (Vec::new(), Vec::new());
-    for i in 0..args.seeds {
-        let mut rng = Pcg64::seed_from_u64(args.seed.wrapping_add(i as u64));
-        let mixture = args.gmm.mixture(&mut rng)?;
-        let run = simulate_gmm(
-            &mixture,
-            &method,
-            horizon,
-            args.sampler.into(),
-            test_per_class,
-            &opts,
-            &mut rng,
-        );
-        // A signal during the seed: the libraries cut its computation short, so its result
-        // (or error) is discarded.
-        if crate::interrupt::requested() {
-            return Err(interrupted(i, args.seeds));
-        }
-        let run = run?;
-        sampled.push(run.sampled_error);
-        exact.push(run.exact_error);
-        progress.step(i + 1);
-        // The safe point: between two seeds (only `run` installs the handler).
-        if i + 1 < args.seeds && crate::interrupt::requested() {
-            return Err(interrupted(i + 1, args.seeds));
-        }
-    }
+    let out = request
+        .run(args.memory.limit(), |i| progress.step(i + 1))
+        .map_err(|e| args.error(e))?;
+    let (counts, horizon) = (out.counts, request.time);
+    let (method, test_per_class) = (out.method, out.test_per_class);
+    let (sampled, exact) = (out.sampled, out.exact);
     let (mean, std) = per_class_mean_std(&sampled);
     let (exact_mean, exact_std) = per_class_mean_std(&exact);
     let summary = ErrorSummary::new(mean)?;

@@ -71,6 +71,14 @@ pub enum Error {
         /// What is wrong.
         problem: String,
     },
+    /// A stop was requested ([`imbalance_core::interrupt`]) after `done` of `total` runs.
+    #[error("interrupted after {done} of {total} runs")]
+    Interrupted {
+        /// Runs finished.
+        done: usize,
+        /// Runs asked for.
+        total: usize,
+    },
     /// A result came out NaN or infinite (the message names it and its class).
     #[error("{0}")]
     Uncomputable(String),

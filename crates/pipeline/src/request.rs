@@ -341,3 +341,259 @@ pub fn check_finite(what: &str, values: &[f64]) -> Result<()> {
         None => Ok(()),
     }
 }
+
+/// Errors unless `h` is `inf` or a time within [`TIME_RANGE`] (for a horizon built without
+/// [`horizon`]).
+fn check_time(h: Horizon) -> Result<()> {
+    match h {
+        Horizon::Finite(t) => horizon(&short(t)).map(|_| ()),
+        Horizon::Infinite => Ok(()),
+    }
+}
+
+/// The theory's prediction for a mixture trained with a method to a time (`imbalance
+/// predict`). `seed` draws the random means (`MeansKind::Random`) and nothing else.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PredictRequest {
+    /// The mixture.
+    pub mixture: MixtureSpec,
+    /// The method.
+    pub method: MethodSpec,
+    /// The training time.
+    pub time: Horizon,
+    /// Seed of the random means.
+    pub seed: u64,
+}
+
+/// What a [`PredictRequest`] answers.
+#[derive(Debug, Clone)]
+pub struct PredictOutcome {
+    /// The training counts per class.
+    pub counts: Vec<usize>,
+    /// The method with its hyperparameters.
+    pub method: Method,
+    /// The prediction.
+    pub prediction: crate::Prediction,
+}
+
+impl PredictRequest {
+    /// The checks that need no computation (method, time, counts, the cost against `limit`).
+    pub fn check(&self, limit: Option<crate::MemoryLimit>) -> Result<()> {
+        let method = self.method.method()?;
+        check_time(self.time)?;
+        check_method_horizon(&method, self.time)?;
+        let counts = self.mixture.counts()?;
+        check_method_counts(&method, &counts)?;
+        crate::predict_cost(&counts, self.time).check(limit)
+    }
+
+    /// Checks ([`PredictRequest::check`]) and runs the prediction.
+    pub fn run(&self, limit: Option<crate::MemoryLimit>) -> Result<PredictOutcome> {
+        self.check(limit)?;
+        let method = self.method.method()?;
+        let mixture = self.mixture.mixture(&mut seeded(self.seed))?;
+        let prediction = crate::predict_gmm(&mixture, &method, self.time)?;
+        Ok(PredictOutcome {
+            counts: mixture.counts().to_vec(),
+            method,
+            prediction,
+        })
+    }
+}
+
+/// The generator of a request's seed.
+fn seeded(seed: u64) -> rand_pcg::Pcg64 {
+    use rand::SeedableRng;
+    rand_pcg::Pcg64::seed_from_u64(seed)
+}
+
+/// The theory's tuning of a method's hyperparameter (`imbalance tune`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TuneRequest {
+    /// The mixture.
+    pub mixture: MixtureSpec,
+    /// The method whose hyperparameter is tuned (not `ce`, which has none).
+    pub method: String,
+    /// What to minimise.
+    pub objective: imbalance_theory::Objective,
+    /// The training time.
+    pub time: Horizon,
+    /// Seed of the random means.
+    pub seed: u64,
+}
+
+/// What a [`TuneRequest`] answers.
+#[derive(Debug, Clone)]
+pub struct TuneOutcome {
+    /// The training counts per class.
+    pub counts: Vec<usize>,
+    /// The method with its best hyperparameter.
+    pub best: Method,
+    /// The tuning: best value, objective, scan curve and the prediction at the best value.
+    pub tuned: imbalance_theory::Tuned,
+}
+
+impl TuneRequest {
+    /// The method named, unless it has nothing to tune.
+    fn method_name(&self) -> Result<MethodName> {
+        let name: MethodName = self.method.parse()?;
+        if name == MethodName::Ce {
+            return Err(invalid(
+                "method",
+                "ce has nothing to tune; allowed: la, posthoc, cdt, ldam, wce, vs",
+            ));
+        }
+        Ok(name)
+    }
+
+    /// The checks that need no computation (method, time, counts, the cost against `limit`).
+    pub fn check(&self, limit: Option<crate::MemoryLimit>) -> Result<()> {
+        let name = self.method_name()?;
+        check_time(self.time)?;
+        check_method_horizon(&name.with_params(&[])?, self.time)?;
+        let counts = self.mixture.counts()?;
+        crate::tune_cost(&counts, self.time).check(limit)
+    }
+
+    /// Checks ([`TuneRequest::check`]) and tunes.
+    pub fn run(&self, limit: Option<crate::MemoryLimit>) -> Result<TuneOutcome> {
+        self.check(limit)?;
+        let name = self.method_name()?;
+        let mixture = self.mixture.mixture(&mut seeded(self.seed))?;
+        let stats = crate::mixture_stats(&mixture)?;
+        let tuned = imbalance_theory::tune(
+            &stats,
+            name,
+            self.objective,
+            self.time,
+            &crate::PredictOptions::default(),
+        )?;
+        Ok(TuneOutcome {
+            counts: mixture.counts().to_vec(),
+            best: name.with_params(&[(tuned.param, tuned.value)])?,
+            tuned,
+        })
+    }
+}
+
+/// Simulations of a mixture trained with a method to a time (`imbalance simulate`): `seeds`
+/// training sets, seed i drawn from `seed + i` (the random means too).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimulateRequest {
+    /// The mixture.
+    pub mixture: MixtureSpec,
+    /// The method.
+    pub method: MethodSpec,
+    /// The training time.
+    pub time: Horizon,
+    /// Number of training sets, >= 1.
+    pub seeds: usize,
+    /// Seed of the first.
+    pub seed: u64,
+    /// Fresh test draws per class (`None`: [`crate::default_test_per_class`]).
+    pub test_per_class: Option<usize>,
+    /// How training sets are drawn.
+    pub sampler: crate::Sampler,
+}
+
+/// What a [`SimulateRequest`] answers: per seed, the per-class errors.
+#[derive(Debug, Clone)]
+pub struct SimulateOutcome {
+    /// The training counts per class.
+    pub counts: Vec<usize>,
+    /// The method with its hyperparameters.
+    pub method: Method,
+    /// Test draws per class that were used.
+    pub test_per_class: usize,
+    /// Per seed, the errors measured on the test draws.
+    pub sampled: Vec<Vec<f64>>,
+    /// Per seed, the exact errors of the trained W.
+    pub exact: Vec<Vec<f64>>,
+}
+
+impl SimulateRequest {
+    /// The test draws per class this request uses.
+    pub fn test_per_class(&self, classes: usize) -> usize {
+        self.test_per_class
+            .unwrap_or_else(|| crate::default_test_per_class(classes))
+    }
+
+    /// The checks that need no computation (method, time, seeds, test draws, counts, the cost
+    /// against `limit`).
+    pub fn check(&self, limit: Option<crate::MemoryLimit>) -> Result<()> {
+        let counts = self.mixture.counts()?;
+        let method = self.method.method()?;
+        check_time(self.time)?;
+        check_method_horizon(&method, self.time)?;
+        if self.seeds == 0 {
+            return Err(invalid("seeds", "must be at least 1"));
+        }
+        if self.test_per_class == Some(0) {
+            return Err(invalid("test_per_class", "must be at least 1"));
+        }
+        check_method_counts(&method, &counts)?;
+        crate::simulate_cost(
+            &counts,
+            self.mixture.dim,
+            self.sampler,
+            self.seeds,
+            self.test_per_class(counts.len()),
+        )
+        .check(limit)
+    }
+
+    /// Checks ([`SimulateRequest::check`]) and runs the seeds one after another, calling
+    /// `done(i)` after seed i. A stop request ([`imbalance_core::interrupt`]) ends the run
+    /// between seeds, or cuts the running seed short, with [`Error::Interrupted`].
+    pub fn run(
+        &self,
+        limit: Option<crate::MemoryLimit>,
+        mut done: impl FnMut(usize),
+    ) -> Result<SimulateOutcome> {
+        use imbalance_core::interrupt::requested;
+        self.check(limit)?;
+        let counts = self.mixture.counts()?;
+        let method = self.method.method()?;
+        let test_per_class = self.test_per_class(counts.len());
+        let flow = crate::simulation_flow(counts.len());
+        let (mut sampled, mut exact) = (Vec::new(), Vec::new());
+        for i in 0..self.seeds {
+            let mut rng = seeded(self.seed.wrapping_add(i as u64));
+            let mixture = self.mixture.mixture(&mut rng)?;
+            let run = crate::simulate_gmm(
+                &mixture,
+                &method,
+                self.time,
+                self.sampler,
+                test_per_class,
+                &flow,
+                &mut rng,
+            );
+            // A stop during the seed: the libraries cut it short, so its result (or error)
+            // is discarded.
+            if requested() {
+                return Err(Error::Interrupted {
+                    done: i,
+                    total: self.seeds,
+                });
+            }
+            let run = run?;
+            sampled.push(run.sampled_error);
+            exact.push(run.exact_error);
+            done(i);
+            if i + 1 < self.seeds && requested() {
+                return Err(Error::Interrupted {
+                    done: i + 1,
+                    total: self.seeds,
+                });
+            }
+        }
+        Ok(SimulateOutcome {
+            counts,
+            method,
+            test_per_class,
+            sampled,
+            exact,
+        })
+    }
+}

@@ -137,6 +137,100 @@ fn requests_check_their_fields() {
 }
 
 #[test]
+fn requests_run_what_the_functions_run() {
+    use imbalance_pipeline::request::{
+        MeansKind, MethodSpec, MixtureSpec, PredictRequest, SimulateRequest, TuneRequest,
+    };
+    use imbalance_pipeline::{Error, Horizon, Method, Sampler, predict_gmm, simulate_gmm};
+    let mixture = MixtureSpec {
+        counts: Some(vec![40, 10]),
+        profile: None,
+        classes: None,
+        n_max: None,
+        ratio: None,
+        minority_classes: None,
+        dim: 200,
+        snr: 3.0,
+        noise: 1.0,
+        means: MeansKind::Random,
+    };
+    let la = MethodSpec {
+        method: "la".into(),
+        tau: Some(0.5),
+        ..Default::default()
+    };
+    let time = Horizon::Finite(1e3);
+    let predict = PredictRequest {
+        mixture: mixture.clone(),
+        method: la.clone(),
+        time,
+        seed: 4,
+    };
+    let out = predict.run(None).unwrap();
+    let mix = mixture.mixture(&mut Pcg64::seed_from_u64(4)).unwrap();
+    let method = Method::La { tau: 0.5 };
+    let direct = predict_gmm(&mix, &method, time).unwrap();
+    assert_eq!(out.prediction.per_class_error, direct.per_class_error);
+    assert_eq!((out.counts, out.method), (vec![40, 10], method));
+
+    let simulate = SimulateRequest {
+        mixture: mixture.clone(),
+        method: la,
+        time,
+        seeds: 2,
+        seed: 7,
+        test_per_class: Some(300),
+        sampler: Sampler::Direct,
+    };
+    let mut done = Vec::new();
+    let out = simulate.run(None, |i| done.push(i)).unwrap();
+    assert_eq!(done, [0, 1]);
+    // Seed i: the means and the training set from seed + i, as simulate_gmm draws them.
+    let mut rng = Pcg64::seed_from_u64(8);
+    let mix = mixture.mixture(&mut rng).unwrap();
+    let flow = imbalance_pipeline::simulation_flow(2);
+    let run = simulate_gmm(&mix, &method, time, Sampler::Direct, 300, &flow, &mut rng).unwrap();
+    assert_eq!(out.sampled[1], run.sampled_error);
+    assert_eq!(out.exact[1], run.exact_error);
+    let field = |e: Error| match e {
+        Error::Invalid { parameter, .. } => parameter,
+        other => panic!("not a field error: {other}"),
+    };
+    let bad = SimulateRequest {
+        seeds: 0,
+        ..simulate.clone()
+    };
+    assert_eq!(field(bad.check(None).unwrap_err()), "seeds");
+    let bad = SimulateRequest {
+        test_per_class: Some(0),
+        ..simulate.clone()
+    };
+    assert_eq!(field(bad.check(None).unwrap_err()), "test_per_class");
+    let bad = SimulateRequest {
+        time: Horizon::Finite(1e20),
+        ..simulate
+    };
+    assert_eq!(field(bad.check(None).unwrap_err()), "time");
+
+    let tune = TuneRequest {
+        mixture,
+        method: "ce".into(),
+        objective: Default::default(),
+        time,
+        seed: 0,
+    };
+    assert_eq!(field(tune.check(None).unwrap_err()), "method");
+    let out = TuneRequest {
+        method: "la".into(),
+        ..tune
+    }
+    .run(None)
+    .unwrap();
+    assert_eq!(out.best.name().as_str(), "la");
+    assert_eq!(out.best.params(), vec![("tau", out.tuned.value)]);
+}
+
+#[test]
 fn default_test_draws_shrink_with_many_classes() {
     // 10000 per class while K^3 x 10000 <= 1e10, then 1e10 / K^3, never below 100.
     let m = imbalance_pipeline::default_test_per_class;
