@@ -13,8 +13,8 @@ use std::fmt;
 use imbalance_gradflow::Horizon;
 
 use crate::error::{Error, Result};
+use crate::feature_map::FeatureSpec;
 use crate::gmm::Sampler;
-use crate::images::FeatureSpec;
 
 /// Most multiply-adds one run may take (1e14: about an hour on two cores; the default
 /// `train` run takes ~4e11, a 10 000-sample simulation ~1e12).

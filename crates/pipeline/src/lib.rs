@@ -4,8 +4,11 @@
 mod bridge;
 pub mod cost;
 mod error;
+mod feature_map;
 mod gmm;
 pub mod images;
+mod prepared;
+mod progress;
 pub mod request;
 
 pub use bridge::{
@@ -17,14 +20,16 @@ pub use cost::{
     train_cost, tune_cost,
 };
 pub use error::{Error, Result, Sample};
+pub use feature_map::{FeatureMap, FeatureSpec};
 pub use gmm::{
     GmmRun, Sampler, default_test_per_class, predict_gmm, simulate_gmm, simulation_flow,
 };
 pub use images::{
-    ClassCounts, DEFAULT_MOMENT_SAMPLES, FeatureMap, FeatureSpec, ImageRun, ImageRunSpec, Measured,
-    MomentSamples, NoProgress, PreparedGram, PreparedImages, Progress, Stage, TheoryFit, Timings,
-    fit_anisotropic, prepare_features, prepare_images, train_features, train_images,
+    ClassCounts, DEFAULT_MOMENT_SAMPLES, ImageRun, ImageRunSpec, MomentSamples, PreparedImages,
+    prepare_features, prepare_images, train_features, train_images,
 };
+pub use prepared::{Measured, PreparedGram, TheoryFit, fit_anisotropic};
+pub use progress::{NoProgress, Progress, Stage, Timings};
 
 // The types a run's inputs and outputs are made of, so that a user can depend on this crate
 // alone.
