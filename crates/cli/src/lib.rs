@@ -4,6 +4,8 @@
 #![deny(missing_docs)]
 
 mod args;
+mod counts;
+mod data;
 mod error;
 mod interrupt;
 mod limits;
@@ -51,9 +53,9 @@ enum Command {
     /// shard files (--merge DIR) into one table of JSON lines in configuration order.
     Sweep(sweep::SweepArgs),
     /// Download a dataset (mnist, fashion-mnist, cifar10) into the data directory.
-    Fetch(train::FetchArgs),
+    Fetch(data::FetchArgs),
     /// Copy a dataset from a local folder (or the CIFAR-10 archive) into the data directory.
-    Import(train::ImportArgs),
+    Import(data::ImportArgs),
 }
 
 /// clap's whole error in one line: "error: ..." with the flag, the allowed values and the
@@ -196,8 +198,8 @@ where
         Command::Train(a) => train::run_train(a),
         Command::Preview(a) => preview::run_preview(a),
         Command::Sweep(a) => sweep::run_sweep(a),
-        Command::Fetch(a) => train::run_fetch(a),
-        Command::Import(a) => train::run_import(a),
+        Command::Fetch(a) => data::run_fetch(a),
+        Command::Import(a) => data::run_import(a),
     };
     match result {
         Ok(()) => 0,

@@ -20,8 +20,9 @@ use imbalance_pipeline::ClassCounts;
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 
+use crate::counts::{ImageCountsArgs, builtin_counts, own_data_counts};
 use crate::error::{Result, usage};
-use crate::train::{ImageCountsArgs, builtin_counts, own_data_counts, parse_resize};
+use crate::train::parse_resize;
 
 /// Arguments of `imbalance preview`.
 #[derive(Debug, Clone, Args)]

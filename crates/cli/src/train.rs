@@ -1,13 +1,13 @@
-//! `imbalance train` (random features on real images, with the anisotropic theory beside the
-//! measurement), `imbalance fetch` and `imbalance import` (getting the data).
+//! `imbalance train`: random features on real images or your own features, with the
+//! anisotropic theory beside the measurement.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
 use imbalance_datasets::{
-    DatasetName, FeatureSet, ImageFolderOptions, InstallReport, LoadOptions, MinorityChoice,
-    image_folder_features, import, load, load_features, load_image_folders, resolve_data_dir,
+    DatasetName, FeatureSet, ImageFolderOptions, LoadOptions, image_folder_features, load,
+    load_features, load_image_folders,
 };
 use imbalance_gradflow::FlowOptions;
 use imbalance_pipeline::{
@@ -20,8 +20,10 @@ use rand_pcg::Pcg64;
 use serde_json::json;
 
 use crate::args::{
-    JsonArgs, MethodArgs, ProfileKind, check_method_horizon, horizon, horizon_config, method_config,
+    JsonArgs, MethodArgs, check_method_horizon, horizon, horizon_config, method_config,
 };
+use crate::counts::{ImageCountsArgs, builtin_counts, own_data_counts};
+use crate::data::{data_hint, denied_hint};
 use crate::error::{Result, usage};
 use crate::limits::MemoryArgs;
 use crate::output::{ErrorSummary, Progress, StageProgress, print_json};
@@ -266,154 +268,6 @@ fn features_data(
 ) -> Result<(Data, Vec<usize>)> {
     let counts = own_data_counts(class_counts, &fs.class_counts(), rng)?;
     Ok((Data::Features(fs), counts))
-}
-
-/// The counts of a built-in dataset with `k` classes: what the counts flags ask for, else the
-/// default step (classes 0-4 get 500 images, 5-9 get 50).
-pub(crate) fn builtin_counts(
-    class_counts: Option<&ClassCounts>,
-    k: usize,
-    rng: &mut Pcg64,
-) -> Result<Vec<usize>> {
-    let default = ClassCounts::default_step();
-    Ok(class_counts.unwrap_or(&default).resolve(k, rng)?)
-}
-
-/// The counts of a user's own data (features or image folders) with `pool` images per class:
-/// what the counts flags ask for, else every image, with the data's own imbalance.
-pub(crate) fn own_data_counts(
-    class_counts: Option<&ClassCounts>,
-    pool: &[usize],
-    rng: &mut Pcg64,
-) -> Result<Vec<usize>> {
-    match class_counts {
-        Some(c) => Ok(c.resolve(pool.len(), rng)?),
-        None => Ok(pool.to_vec()),
-    }
-}
-
-/// The training counts per class of a real dataset: explicit, or a step / exp profile over
-/// its K classes (`train` and `preview`).
-#[derive(Debug, Clone, Args)]
-pub struct ImageCountsArgs {
-    /// Training images per class 0..K-1, comma-separated (default: 500,500,500,500,500,
-    /// 50,50,50,50,50 on a built-in dataset; every image, with its own counts, on your own
-    /// data).
-    #[arg(long, value_delimiter = ',', value_name = "N0,...,N9", action = clap::ArgAction::Set,
-          allow_hyphen_values = true, value_parser = crate::args::parse_usize)]
-    pub(crate) counts: Option<Vec<usize>>,
-    /// Imbalance profile (instead of --counts) over the data's K classes; needs --n-max and
-    /// --ratio. exp is the long-tailed profile of Cao et al. 2019 (CIFAR-10-LT):
-    /// n_c = floor(n_max * ratio^(-c/(K-1))), truncated as in the papers.
-    #[arg(long, value_enum, ignore_case = true)]
-    pub(crate) profile: Option<ProfileKind>,
-    /// Images of the largest class (with --profile).
-    #[arg(long, value_parser = crate::args::parse_usize)]
-    n_max: Option<usize>,
-    /// Imbalance ratio n_max / n_min >= 1 (with --profile).
-    #[arg(long)]
-    ratio: Option<f64>,
-    /// Number of minority classes (with --profile step; default 5).
-    #[arg(long, value_parser = crate::args::parse_usize)]
-    minority_classes: Option<usize>,
-    /// Which classes are the minority (with --profile step): a comma-separated list, or
-    /// `random` (--minority-classes of them, drawn with --seed). Default: the last ones.
-    #[arg(long, value_name = "LIST|random")]
-    minority: Option<String>,
-}
-
-impl ImageCountsArgs {
-    /// The class counts described by the flags (`None`: no counts flag given).
-    pub(crate) fn class_counts(&self) -> Result<Option<ClassCounts>> {
-        match (&self.counts, self.profile) {
-            (Some(_), Some(_)) => Err(usage(
-                "--counts",
-                "give either --counts or --profile, not both",
-            )),
-            (counts, None) => {
-                for (flag, given) in [
-                    ("--n-max", self.n_max.is_some()),
-                    ("--ratio", self.ratio.is_some()),
-                    ("--minority-classes", self.minority_classes.is_some()),
-                    ("--minority", self.minority.is_some()),
-                ] {
-                    if given {
-                        return Err(usage(flag, "only goes with --profile step|exp"));
-                    }
-                }
-                Ok(counts.clone().map(ClassCounts::Explicit))
-            }
-            (None, Some(kind)) => {
-                let n_max = self
-                    .n_max
-                    .ok_or_else(|| usage("--n-max", "missing: --profile needs --n-max N"))?;
-                let ratio = self
-                    .ratio
-                    .ok_or_else(|| usage("--ratio", "missing: --profile needs --ratio R"))?;
-                match kind {
-                    ProfileKind::Exp => {
-                        for (flag, given) in [
-                            ("--minority-classes", self.minority_classes.is_some()),
-                            ("--minority", self.minority.is_some()),
-                        ] {
-                            if given {
-                                return Err(usage(flag, "only goes with --profile step"));
-                            }
-                        }
-                        Ok(Some(ClassCounts::Exp {
-                            n_max,
-                            ratio,
-                            shuffle: false,
-                        }))
-                    }
-                    ProfileKind::Step => {
-                        let m = self.minority_classes;
-                        let minority = match self.minority.as_deref().map(str::trim) {
-                            None => MinorityChoice::Last(m.unwrap_or(5)),
-                            Some(r) if r.eq_ignore_ascii_case("random") => {
-                                MinorityChoice::Random(m.unwrap_or(5))
-                            }
-                            Some(list) => {
-                                let classes = parse_class_list(list)?;
-                                if m.is_some_and(|m| m != classes.len()) {
-                                    return Err(usage(
-                                        "--minority-classes",
-                                        format!(
-                                            "says {} but --minority lists {} classes",
-                                            m.unwrap_or(0),
-                                            classes.len()
-                                        ),
-                                    ));
-                                }
-                                MinorityChoice::Given(classes)
-                            }
-                        };
-                        Ok(Some(ClassCounts::Step {
-                            n_max,
-                            ratio,
-                            minority,
-                        }))
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Parses `--minority 5,6,7`.
-fn parse_class_list(list: &str) -> Result<Vec<usize>> {
-    list.split(',')
-        .map(|t| {
-            t.trim().parse::<usize>().map_err(|_| {
-                usage(
-                    "--minority",
-                    format!(
-                        "'{list}' is not a comma-separated list of class indices 0..K-1 or 'random'"
-                    ),
-                )
-            })
-        })
-        .collect()
 }
 
 /// Mean of the entries of `v` at the classes where `pick` holds (`None` if none).
@@ -790,145 +644,4 @@ fn moment_sample_text(counts: &[usize], cap: usize) -> String {
 /// A class-group mean for the table ("-" when the group is empty).
 fn fmt_mean(m: Option<f64>) -> String {
     m.map_or_else(|| "-".to_string(), |m| format!("{m:.4}"))
-}
-
-/// "permission denied" when the data directory or its dataset folder cannot be read (the
-/// loader would only see missing files).
-fn denied_hint(data_dir: Option<&Path>, name: DatasetName) -> Option<crate::Error> {
-    let flag = if data_dir.is_some() {
-        "--data-dir"
-    } else {
-        "IMBALANCE_DATA_DIR"
-    };
-    let dir = match data_dir {
-        Some(d) => d.to_path_buf(),
-        None => resolve_data_dir(None).ok()?,
-    };
-    [dir.clone(), dir.join(name.dir_name())]
-        .into_iter()
-        .find_map(|p| {
-            let denied = match std::fs::read_dir(&p) {
-                Err(e) => e.kind() == std::io::ErrorKind::PermissionDenied,
-                Ok(mut entries) => entries.any(|f| {
-                    f.is_ok_and(|f| {
-                        f.path().is_file()
-                            && std::fs::File::open(f.path())
-                                .is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied)
-                    })
-                }),
-            };
-            denied.then(|| {
-                usage(
-                    flag,
-                    format!(
-                        "{}: permission denied (cannot read it or a file in it)",
-                        p.display()
-                    ),
-                )
-            })
-        })
-}
-
-/// Adds to a "data directory not found" error how to get the data.
-fn data_hint(e: imbalance_datasets::Error, name: DatasetName) -> crate::Error {
-    match e {
-        imbalance_datasets::Error::DataDirNotFound { path, origin } => usage(
-            if origin == "--data-dir" {
-                "--data-dir"
-            } else {
-                "IMBALANCE_DATA_DIR"
-            },
-            format!(
-                "{} does not exist or is not a folder; point it to a folder holding {name}/, or download the data with `imbalance fetch {name}` (optionally with --data-dir DIR)",
-                path.display()
-            ),
-        ),
-        other => other.into(),
-    }
-}
-
-/// Arguments of `imbalance fetch`.
-#[derive(Debug, Clone, Args)]
-pub struct FetchArgs {
-    /// Dataset: mnist, fashion-mnist or cifar10.
-    #[arg(value_name = "NAME")]
-    dataset: String,
-    /// Where to put `<name>/` (created if missing; default: $IMBALANCE_DATA_DIR, else
-    /// ~/.cache/imbalance/datasets).
-    #[arg(long, value_name = "DIR")]
-    data_dir: Option<PathBuf>,
-}
-
-/// Arguments of `imbalance import`.
-#[derive(Debug, Clone, Args)]
-pub struct ImportArgs {
-    /// Dataset: mnist, fashion-mnist or cifar10.
-    #[arg(value_name = "NAME")]
-    dataset: String,
-    /// Folder holding the files (MNIST-like: the four IDX files, raw or .gz; CIFAR-10: the
-    /// binary batches, or the official cifar-10-binary.tar.gz archive itself).
-    #[arg(long, value_name = "PATH")]
-    from: PathBuf,
-    /// Where to put `<name>/` (created if missing; default: $IMBALANCE_DATA_DIR, else
-    /// ~/.cache/imbalance/datasets).
-    #[arg(long, value_name = "DIR")]
-    data_dir: Option<PathBuf>,
-}
-
-/// The destination data directory of fetch / import: `--data-dir` as given (created if
-/// missing), else the default lookup.
-fn destination(explicit: Option<&Path>) -> Result<PathBuf> {
-    match explicit {
-        Some(p) => Ok(p.to_path_buf()),
-        None => Ok(resolve_data_dir(None)?),
-    }
-}
-
-fn print_report(what: &str, name: DatasetName, report: &InstallReport) {
-    for note in &report.notes {
-        println!("{note}");
-    }
-    for w in &report.warnings {
-        eprintln!("warning: {w}");
-    }
-    println!(
-        "{what} {name}: {} file(s) in {}",
-        report.files.len(),
-        report.dir.display()
-    );
-}
-
-/// Runs `imbalance fetch` (a download needs the crate feature `fetch`, on by default).
-pub fn run_fetch(args: &FetchArgs) -> Result<()> {
-    let name: DatasetName = args.dataset.parse()?;
-    let dir = destination(args.data_dir.as_deref())?;
-    #[cfg(feature = "fetch")]
-    {
-        let report = imbalance_datasets::fetch(
-            name,
-            &dir,
-            std::io::IsTerminal::is_terminal(&std::io::stderr()),
-        )?;
-        print_report("fetched", name, &report);
-        Ok(())
-    }
-    #[cfg(not(feature = "fetch"))]
-    {
-        Err(usage(
-            "fetch",
-            format!(
-                "this build has no download support (imbalance-cli without its `fetch` feature); copy the files of {name} into {} with `imbalance import`",
-                dir.display()
-            ),
-        ))
-    }
-}
-
-/// Runs `imbalance import`.
-pub fn run_import(args: &ImportArgs) -> Result<()> {
-    let name: DatasetName = args.dataset.parse()?;
-    let dir = destination(args.data_dir.as_deref())?;
-    let report = import(name, &args.from, &dir)?;
-    print_report("imported", name, &report);
-    Ok(())
 }
