@@ -4,7 +4,9 @@
 mod closed_form;
 mod error;
 mod genz;
+mod law;
 mod linalg;
+mod max_margin;
 mod meanfield;
 mod mechanism;
 mod orthant;
@@ -24,10 +26,9 @@ pub use imbalance_core::interrupt;
 pub use imbalance_core::ode::OdeOptions;
 /// The training methods that the theory predicts, re-exported from `imbalance-losses`.
 pub use imbalance_losses::{Method, MethodName};
-pub use meanfield::{
-    PredictOptions, Prediction, SHARED_MC_MIN_DIM, finite_n_factor, logit_law, max_margin_dual,
-    mean_field_dual, predict,
-};
+pub use law::{SHARED_MC_MIN_DIM, logit_law};
+pub use max_margin::max_margin_dual;
+pub use meanfield::{PredictOptions, Prediction, finite_n_factor, mean_field_dual, predict};
 pub use mechanism::{Mechanism, mechanism, mechanism_from_dual};
 pub use orthant::{OrthantEstimate, OrthantMethod, class_error_estimate, orthant_estimate};
 pub use quad::one_factor_orthant;

@@ -944,7 +944,7 @@ fn diagonal_max_margin_closed_form_matches_the_dense_qp() {
     let stats = MixtureStats::isotropic(counts, 900, gram, 1.2).unwrap();
     let delta: Vec<f64> = (0..k).map(|c| 1.0 / (1.0 + 0.3 * c as f64)).collect();
     let dense = max_margin_dual(&stats, &delta).unwrap();
-    let closed = crate::meanfield::diagonal_max_margin_dual(&stats, &delta);
+    let closed = crate::max_margin::diagonal_max_margin_dual(&stats, &delta);
     let scale = dense.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     for (i, (a, b)) in dense.iter().zip(&closed).enumerate() {
         assert!(
