@@ -196,23 +196,12 @@ pub fn method_config(method: &Method) -> Value {
     json!({ "method": method.name().as_str(), "params": params })
 }
 
-/// Parses `--time`: a positive number or `inf` ([`request::horizon`]).
-pub fn horizon(time: &str) -> Result<Horizon> {
-    Ok(request::horizon(time)?)
-}
-
 /// The `--time` value as JSON: a number, or the string "inf".
 pub fn horizon_config(h: Horizon) -> Value {
     match h {
         Horizon::Finite(t) => json!(t),
         Horizon::Infinite => json!("inf"),
     }
-}
-
-/// Errors unless the method can be trained to this horizon
-/// ([`request::check_method_horizon`]).
-pub fn check_method_horizon(method: &Method, h: Horizon) -> Result<()> {
-    Ok(request::check_method_horizon(method, h)?)
 }
 
 /// `--time` of the commands on the Gaussian mixture (`imbalance train` has its own: a finite
@@ -232,7 +221,7 @@ pub struct TimeArgs {
 impl TimeArgs {
     /// The parsed horizon.
     pub fn horizon(&self) -> Result<Horizon> {
-        horizon(&self.time)
+        Ok(request::horizon(&self.time)?)
     }
 }
 

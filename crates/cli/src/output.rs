@@ -22,7 +22,7 @@ impl ErrorSummary {
     /// Summarises per-class errors; a non-finite error (a result that could not be computed)
     /// is an error, never a `null` in the JSON.
     pub fn new(per_class: Vec<f64>) -> Result<Self> {
-        check_finite("per-class error", &per_class)?;
+        imbalance_pipeline::request::check_finite("per-class error", &per_class)?;
         let balanced = per_class.iter().sum::<f64>() / per_class.len().max(1) as f64;
         let worst = per_class.iter().copied().fold(0.0, f64::max);
         Ok(Self {
@@ -93,11 +93,6 @@ pub fn counts_text(counts: &[usize]) -> String {
         counts.len(),
         counts.iter().sum::<usize>()
     )
-}
-
-/// Errors unless every value of `what` is a finite number.
-pub fn check_finite(what: &str, values: &[f64]) -> Result<()> {
-    Ok(imbalance_pipeline::request::check_finite(what, values)?)
 }
 
 /// Prints one JSON object on stdout.

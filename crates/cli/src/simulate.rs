@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use clap::Args;
-use imbalance_pipeline::request::SimulateRequest;
+use imbalance_pipeline::request::{self, SimulateRequest};
 use imbalance_pipeline::{exact_errors_path, per_class_mean_std};
 use serde_json::{Value, json};
 
@@ -114,7 +114,7 @@ fn compute(args: &SimulateArgs, show_progress: bool) -> Result<SimulateOutcome> 
     let (mean, std) = per_class_mean_std(&sampled);
     let (exact_mean, exact_std) = per_class_mean_std(&exact);
     let summary = ErrorSummary::new(mean)?;
-    crate::output::check_finite("exact per-class error", &exact_mean)?;
+    request::check_finite("exact per-class error", &exact_mean)?;
     let seconds = start.elapsed().as_secs_f64();
 
     let mut json = summary.json();

@@ -10,6 +10,7 @@ use imbalance_datasets::{
     load_features, load_image_folders,
 };
 use imbalance_gradflow::FlowOptions;
+use imbalance_pipeline::request;
 use imbalance_pipeline::{
     ClassCounts, FeatureSpec, ImageRunSpec, MomentSamples, Stage, train_cost, train_features,
     train_images,
@@ -19,9 +20,7 @@ use rand::SeedableRng;
 use rand_pcg::Pcg64;
 use serde_json::json;
 
-use crate::args::{
-    JsonArgs, MethodArgs, check_method_horizon, horizon, horizon_config, method_config,
-};
+use crate::args::{JsonArgs, MethodArgs, horizon_config, method_config};
 use crate::counts::{ImageCountsArgs, builtin_counts, own_data_counts};
 use crate::data::{data_hint, denied_hint};
 use crate::error::{Result, usage};
@@ -321,8 +320,8 @@ fn plan(args: &TrainArgs) -> Result<Plan> {
     };
     let class_counts = args.class_counts.class_counts()?;
     let method = args.method.method()?;
-    let horizon = horizon(&args.time)?;
-    check_method_horizon(&method, horizon)?;
+    let horizon = request::horizon(&args.time)?;
+    request::check_method_horizon(&method, horizon)?;
     let tune = args.tune_objective(&method)?;
     let theory = args.predict || tune.is_some();
     if !theory && args.moment_samples.is_some() {
@@ -462,7 +461,7 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
     let method = &run.method;
     let summary = ErrorSummary::new(run.measured.per_class_error.clone())?;
     if let Some(p) = &run.prediction {
-        crate::output::check_finite("predicted per-class error", &p.per_class_error)?;
+        request::check_finite("predicted per-class error", &p.per_class_error)?;
     }
     let (minor, major) = minority_majority(&summary.per_class, &counts);
     let prep = &run.prepared;

@@ -261,10 +261,15 @@ pub fn horizon(time: &str) -> Result<Horizon> {
     let h = time
         .parse::<Horizon>()
         .map_err(|e| invalid("time", e.to_string()))?;
-    if let Horizon::Finite(t) = h
-        && !(TIME_RANGE.0..=TIME_RANGE.1).contains(&t)
-    {
-        return Err(invalid(
+    check_time(h)?;
+    Ok(h)
+}
+
+/// Errors unless `h` is `inf` or a time within [`TIME_RANGE`] (also for a horizon built
+/// without [`horizon`]).
+fn check_time(h: Horizon) -> Result<()> {
+    match h {
+        Horizon::Finite(t) if !(TIME_RANGE.0..=TIME_RANGE.1).contains(&t) => Err(invalid(
             "time",
             format!(
                 "{} is out of range; allowed: a number from {} to {}, or inf",
@@ -272,9 +277,9 @@ pub fn horizon(time: &str) -> Result<Horizon> {
                 short(TIME_RANGE.0),
                 short(TIME_RANGE.1)
             ),
-        ));
+        )),
+        _ => Ok(()),
     }
-    Ok(h)
 }
 
 /// Errors unless `method` can be trained to `h` (post-hoc LA has no meaning at T = inf).
@@ -339,15 +344,6 @@ pub fn check_finite(what: &str, values: &[f64]) -> Result<()> {
             values[c]
         ))),
         None => Ok(()),
-    }
-}
-
-/// Errors unless `h` is `inf` or a time within [`TIME_RANGE`] (for a horizon built without
-/// [`horizon`]).
-fn check_time(h: Horizon) -> Result<()> {
-    match h {
-        Horizon::Finite(t) => horizon(&short(t)).map(|_| ()),
-        Horizon::Infinite => Ok(()),
     }
 }
 
